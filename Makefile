@@ -1,0 +1,53 @@
+# cococtl: the two Quick start commands are `make demo` and `make test`.
+# Both work from a clean clone on a fresh Debian/Ubuntu machine with Python >= 3.11 (root or sudo).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench completions system-deps clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "cococtl needs Python >= 3.11 (PYTHON=$(PYTHON))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -m pip install -q -e '.[test,all]' 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -c 'import cococtl.cli, pytest, hypothesis, mypy'
+	touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+test: $(STAMP) system-deps lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check cococtl tests benchmarks
+	$(BIN)/ruff format --check cococtl tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_file_crypto.py
+
+completions: $(STAMP)
+	$(BIN)/python -c 'from cococtl.cli.completion import completion_script as s; \
+	  open("completions/cococtl.bash","w").write(s("bash")); \
+	  open("completions/_cococtl","w").write(s("zsh")); \
+	  open("completions/cococtl.fish","w").write(s("fish"))'
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from cococtl.cli import main
+
+main()

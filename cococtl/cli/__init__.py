@@ -1,0 +1,114 @@
+"""The ``cococtl`` command line: a thin layer over the library.
+
+Command modules import only Typer and the standard library at module level; each command
+imports the library code it needs when it runs, so ``--version`` and TAB completion stay fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cococtl import __version__
+from cococtl.cli import completion, crypt, keys
+from cococtl.cli.output import Output, get_output, report_error
+from cococtl.errors import EXIT_CODE_MEANINGS, CococtlError, ExitCode
+
+EPILOG = "Exit codes: " + "; ".join(f"{int(code)} {text}" for code, text in EXIT_CODE_MEANINGS.items())
+
+
+class _ErrorBoundary(TyperGroup):
+    """Turns library errors into one ``error:`` line and the documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CococtlError as exc:
+            if get_output(ctx).debug:
+                raise
+            report_error(exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(141) from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                _silence_stdout()
+                raise typer.Exit(141) from None
+            if get_output(ctx).debug:
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            report_error(CococtlError(f"{exc.strerror or exc}{where}", hint="run with --debug for details"))
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith("typer") or get_output(ctx).debug:
+                raise
+            report_error(
+                CococtlError(f"unexpected internal error: {type(exc).__name__}: {exc}", hint="run with --debug")
+            )
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _silence_stdout() -> None:
+    """The reader went away (``| head``): stop writing without a BrokenPipe traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+app = typer.Typer(
+    name="cococtl",
+    cls=_ErrorBoundary,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EPILOG,
+    help="Confidential Containers and Cocos AI toolkit: encrypt, inspect, attest, provision, run.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cococtl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print results as one JSON document with stable keys.")
+    ] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", envvar="COCOCTL_DEBUG", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    ctx.obj = Output(json=json_output, verbosity=verbose, quiet=quiet, debug=debug)
+
+
+app.add_typer(crypt.encrypt_app, name="encrypt")
+app.add_typer(crypt.decrypt_app, name="decrypt")
+app.add_typer(keys.app, name="keys")
+app.command("completion")(completion.completion)
+
+
+def main() -> None:
+    app(prog_name="cococtl")
+
+
+__all__ = ["Output", "app", "main"]

@@ -1,0 +1,107 @@
+"""How the CLI talks to people and to scripts.
+
+Results go to stdout (text, or one JSON document with ``--json``); status, warnings, progress
+and errors go to stderr. Rich is used only for progress bars on a TTY and is imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from cococtl.errors import CococtlError
+
+
+@dataclass
+class Output:
+    """Global output settings chosen on the command line."""
+
+    json: bool = False
+    verbosity: int = 0
+    quiet: bool = False
+    debug: bool = False
+
+    def status(self, message: str) -> None:
+        """A progress or success line for a person (stderr, hidden by -q)."""
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def detail(self, message: str) -> None:
+        """Extra information shown with -v."""
+        if self.verbosity > 0 and not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def warning(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    def result_text(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def result_json(self, document: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        sys.stdout.flush()
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Any]:
+        """Yield an ``advance(n)`` callback; draws a Rich bar on a TTY stderr for big inputs."""
+        big = total is None or total >= PROGRESS_THRESHOLD
+        if self.quiet or self.json or not big or not _stderr_is_tty():
+            yield None
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        console = Console(stderr=True)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+
+            yield advance
+
+
+PROGRESS_THRESHOLD = 4 << 20
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def get_output(ctx: typer.Context) -> Output:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Output):
+        root.obj = Output()
+    return root.obj
+
+
+def report_error(exc: CococtlError) -> None:
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    sys.stderr.flush()

@@ -1,0 +1,1 @@
+"""Cryptographic formats: Go/Cocos AES-256-GCM files and key material."""

@@ -1,0 +1,136 @@
+"""File-level encryption and decryption in the Go/Cocos format, with safe publication.
+
+Decrypted data is never published before its tag verifies: file outputs go through a 0600
+temporary file that is renamed afterwards; stdout outputs are produced by a second pass that
+starts only once a first pass has authenticated the whole ciphertext.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cococtl.crypto import gcm
+from cococtl.fsutil import atomic_output, check_writable_destination, is_regular_file, open_input
+
+
+class PlaintextDigests:
+    """SHA-256 and SHA3-256 (the hash Cocos manifests carry) of the plaintext, fed chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self._sha3 = hashlib.sha3_256()
+
+    def update(self, chunk: memoryview) -> None:
+        self._sha256.update(chunk)
+        self._sha3.update(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    @property
+    def sha3_256(self) -> str:
+        return self._sha3.hexdigest()
+
+
+@dataclass(frozen=True)
+class CryptResult:
+    """What an encryption or decryption did. ``bytes`` counts plaintext bytes."""
+
+    bytes: int
+    sha256: str | None
+    sha3_256: str | None
+
+
+def _stdin() -> BinaryIO:
+    return sys.stdin.buffer
+
+
+def _stdout() -> BinaryIO:
+    return sys.stdout.buffer
+
+
+@contextlib.contextmanager
+def _seekable_input(src: Path | None) -> Iterator[BinaryIO]:
+    """Open ``src`` (None = stdin); spool a non-seekable stdin to an anonymous temp file.
+
+    The spooled bytes are ciphertext, and the temp file has no name on disk.
+    """
+    if src is not None:
+        with open_input(src) as handle:
+            yield handle
+        return
+    stdin = _stdin()
+    if is_regular_file(stdin):
+        yield stdin
+        return
+    with tempfile.TemporaryFile(prefix="cococtl-") as spool:
+        shutil.copyfileobj(stdin, spool, gcm.CHUNK_SIZE)
+        spool.flush()
+        spool.seek(0)
+        yield spool
+
+
+def encrypt_file(
+    key: bytes,
+    src: Path | None,
+    dst: Path | None,
+    *,
+    force: bool = False,
+    digests: bool = False,
+    progress: gcm.Progress | None = None,
+) -> CryptResult:
+    """Encrypt ``src`` (None = stdin) to ``dst`` (None = stdout) in the Go/Cocos format."""
+    if dst is not None:
+        check_writable_destination(dst, force=force)
+    hashes = PlaintextDigests() if digests else None
+    sink = hashes.update if hashes else None
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(open_input(src)) if src is not None else _stdin()
+        if dst is None:
+            writer = _stdout()
+            total = gcm.encrypt_stream(key, reader, writer, on_plaintext=sink, progress=progress)
+            writer.flush()
+        else:
+            with atomic_output(dst, force=force, private=False) as out:
+                total = gcm.encrypt_stream(key, reader, out, on_plaintext=sink, progress=progress)
+    return CryptResult(total, hashes.sha256 if hashes else None, hashes.sha3_256 if hashes else None)
+
+
+def decrypt_file(
+    key: bytes,
+    src: Path | None,
+    dst: Path | None,
+    *,
+    force: bool = False,
+    digests: bool = False,
+    progress: gcm.Progress | None = None,
+) -> CryptResult:
+    """Decrypt ``src`` (None = stdin) to ``dst`` (None = stdout); publish only authenticated data.
+
+    Raises :class:`~cococtl.errors.IntegrityError` (exit 7) on a wrong key or modified data and
+    leaves no output behind.
+    """
+    if dst is not None:
+        check_writable_destination(dst, force=force)
+    hashes = PlaintextDigests() if digests else None
+    sink = hashes.update if hashes else None
+    with _seekable_input(src) as reader:
+        if dst is not None:
+            with atomic_output(dst, force=force, private=True) as out:
+                total = gcm.decrypt_seekable(key, reader, out, on_plaintext=sink, progress=progress)
+        else:
+            # Pass 1 authenticates without emitting anything; pass 2 emits (and checks again).
+            gcm.decrypt_seekable(key, reader, None, progress=progress)
+            writer = _stdout()
+            total = gcm.decrypt_seekable(key, reader, writer, on_plaintext=sink)
+            writer.flush()
+    return CryptResult(total, hashes.sha256 if hashes else None, hashes.sha3_256 if hashes else None)

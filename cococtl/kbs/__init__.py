@@ -1,0 +1,1 @@
+"""Key Broker Service (Trustee) protocol: resource URIs, client, admin API."""
