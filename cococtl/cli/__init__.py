@@ -22,8 +22,32 @@ from cococtl.errors import EXIT_CODE_MEANINGS, CococtlError, ExitCode
 EPILOG = "Exit codes: " + "; ".join(f"{int(code)} {text}" for code, text in EXIT_CODE_MEANINGS.items())
 
 
+_GLOBAL_FLAGS = frozenset({"--json", "--quiet", "-q", "--verbose", "--debug"})
+
+
+def _is_global_flag(token: str) -> bool:
+    return token in _GLOBAL_FLAGS or (len(token) > 1 and token[0] == "-" and set(token[1:]) == {"v"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Let the global flags appear anywhere (``cococtl encrypt file x -o y --json``), not only first.
+
+    Flags after a ``--`` separator are left alone; no subcommand defines options with these names.
+    """
+    try:
+        end = args.index("--")
+    except ValueError:
+        end = len(args)
+    hoisted = [a for a in args[:end] if _is_global_flag(a)]
+    rest = [a for a in args[:end] if not _is_global_flag(a)]
+    return hoisted + rest + args[end:]
+
+
 class _ErrorBoundary(TyperGroup):
     """Turns library errors into one ``error:`` line and the documented exit code."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_flags(list(args)))
 
     def invoke(self, ctx: Any) -> Any:
         try:

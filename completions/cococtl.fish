@@ -1,0 +1,1 @@
+complete --command cococtl --no-files --arguments "(env _COCOCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cococtl)" --condition "env _COCOCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cococtl"

@@ -1,0 +1,84 @@
+"""What only a real process shows: the entry point, pipes, SIGPIPE, completions, import hygiene."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cococtl.cli.completion import completion_script
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.script_launch_mode("subprocess")
+
+
+def test_entry_point_and_module(script_runner: Any) -> None:
+    result = script_runner.run(["cococtl", "--version"])
+    assert result.returncode == 0 and result.stdout.startswith("cococtl ")
+    module = subprocess.run([sys.executable, "-m", "cococtl", "--version"], capture_output=True, text=True, check=True)
+    assert module.stdout == result.stdout
+
+
+def test_stdin_pipe_round_trip(script_runner: Any, tmp_path: Path) -> None:
+    script_runner.run(["cococtl", "keys", "new", str(tmp_path / "k")], check=True)
+    plain = os.urandom(3 * 1024 * 1024 + 7)
+    enc = subprocess.run(
+        ["cococtl", "encrypt", "file", "-", "-o", "-", "--key", str(tmp_path / "k")],
+        input=plain, capture_output=True, check=True,
+    )
+    dec = subprocess.run(
+        ["cococtl", "decrypt", "file", "-", "-o", "-", "--key", str(tmp_path / "k")],
+        input=enc.stdout, capture_output=True, check=True,
+    )
+    assert dec.stdout == plain
+
+
+def test_closed_pipe_has_no_traceback(tmp_path: Path) -> None:
+    subprocess.run(["cococtl", "keys", "new", str(tmp_path / "k")], check=True, capture_output=True)
+    (tmp_path / "big").write_bytes(os.urandom(8 * 1024 * 1024))
+    pipeline = f"cococtl encrypt file {tmp_path / 'big'} -o - --key {tmp_path / 'k'} | head -c 100 > /dev/null"
+    result = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60, check=False)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert result.stderr == ""
+
+
+def test_keys_generate_into_head(script_runner: Any) -> None:
+    result = subprocess.run(
+        ["bash", "-c", "cococtl keys generate --count 5000 | head -n 2"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("{\n")
+    assert "Traceback" not in result.stderr
+
+
+def test_version_imports_nothing_heavy() -> None:
+    probe = (
+        "import sys, runpy; sys.argv=['cococtl','--version']\n"
+        "try:\n    runpy.run_module('cococtl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy=[m for m in ('requests','rich','cryptography','boto3','google.cloud','jsonschema','yaml','grpc',"
+        "'regopy') if m in sys.modules]\n"
+        "print(','.join(heavy), file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stderr.strip() == ""
+
+
+@pytest.mark.parametrize(("shell", "filename"), [("bash", "cococtl.bash"), ("zsh", "_cococtl"), ("fish", "cococtl.fish")])
+def test_shipped_completions_are_current(shell: str, filename: str) -> None:
+    shipped = (ROOT / "completions" / filename).read_text()
+    assert shipped == completion_script(shell), "run `make completions` and commit the result"
+    assert shipped.strip()
+
+
+def test_completion_command_prints_script(script_runner: Any) -> None:
+    result = script_runner.run(["cococtl", "completion", "zsh"])
+    assert result.stdout.startswith("#compdef cococtl")
+
+
+def test_tab_completion_of_subcommands() -> None:
+    env = dict(os.environ, _COCOCTL_COMPLETE="complete_bash", COMP_WORDS="cococtl enc", COMP_CWORD="1")
+    result = subprocess.run(["cococtl"], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert "encrypt" in result.stdout.split()
