@@ -154,5 +154,5 @@ def test_output_directory_must_exist(work: Path, cli: Any) -> None:
 
 def test_debug_shows_traceback(work: Path, cli: Any) -> None:
     shutil.copy(work / "plain", work / "c")
-    with pytest.raises(Exception, match="at least|authentication"):
+    with pytest.raises(Exception, match=r"at least|authentication"):
         cli("--debug", "decrypt", "file", work / "c", "-o", work / "out", "--key", work / "k", expect=None)

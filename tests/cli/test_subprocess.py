@@ -28,11 +28,15 @@ def test_stdin_pipe_round_trip(script_runner: Any, tmp_path: Path) -> None:
     plain = os.urandom(3 * 1024 * 1024 + 7)
     enc = subprocess.run(
         ["cococtl", "encrypt", "file", "-", "-o", "-", "--key", str(tmp_path / "k")],
-        input=plain, capture_output=True, check=True,
+        input=plain,
+        capture_output=True,
+        check=True,
     )
     dec = subprocess.run(
         ["cococtl", "decrypt", "file", "-", "-o", "-", "--key", str(tmp_path / "k")],
-        input=enc.stdout, capture_output=True, check=True,
+        input=enc.stdout,
+        capture_output=True,
+        check=True,
     )
     assert dec.stdout == plain
 
@@ -66,7 +70,9 @@ def test_version_imports_nothing_heavy() -> None:
     assert result.stderr.strip() == ""
 
 
-@pytest.mark.parametrize(("shell", "filename"), [("bash", "cococtl.bash"), ("zsh", "_cococtl"), ("fish", "cococtl.fish")])
+@pytest.mark.parametrize(
+    ("shell", "filename"), [("bash", "cococtl.bash"), ("zsh", "_cococtl"), ("fish", "cococtl.fish")]
+)
 def test_shipped_completions_are_current(shell: str, filename: str) -> None:
     shipped = (ROOT / "completions" / filename).read_text()
     assert shipped == completion_script(shell), "run `make completions` and commit the result"

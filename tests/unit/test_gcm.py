@@ -19,7 +19,11 @@ GO_SIZES = [0, 1, 100, 65536]
 
 
 def _go_vector(n: int) -> tuple[bytes, bytes, bytes]:
-    return ((GO / f"key-{n}.bin").read_bytes(), (GO / f"plain-{n}.bin").read_bytes(), (GO / f"cipher-{n}.bin").read_bytes())
+    return (
+        (GO / f"key-{n}.bin").read_bytes(),
+        (GO / f"plain-{n}.bin").read_bytes(),
+        (GO / f"cipher-{n}.bin").read_bytes(),
+    )
 
 
 def _decrypt_bytes(key: bytes, blob: bytes) -> bytes:
@@ -49,7 +53,9 @@ def test_same_nonce_reproduces_go_bytes_exactly(n: int) -> None:
     assert _encrypt_bytes(key, plain, nonce=cipher[: gcm.NONCE_SIZE]) == cipher
 
 
-@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, gcm.CHUNK_SIZE - 1, gcm.CHUNK_SIZE, gcm.CHUNK_SIZE + 1, 3 * gcm.CHUNK_SIZE + 5])
+@pytest.mark.parametrize(
+    "size", [0, 1, 15, 16, 17, gcm.CHUNK_SIZE - 1, gcm.CHUNK_SIZE, gcm.CHUNK_SIZE + 1, 3 * gcm.CHUNK_SIZE + 5]
+)
 def test_our_ciphertext_opens_with_one_shot_aesgcm(size: int) -> None:
     key, plain = os.urandom(32), os.urandom(size)
     blob = _encrypt_bytes(key, plain)
@@ -87,7 +93,7 @@ def test_any_flipped_byte_is_rejected(plain: bytes, position: int, flip: int) ->
 
 
 def test_wrong_key_is_integrity_error() -> None:
-    key, plain, cipher = _go_vector(100)
+    _, _, cipher = _go_vector(100)
     with pytest.raises(IntegrityError, match="authentication"):
         _decrypt_bytes(os.urandom(32), cipher)
 

@@ -94,7 +94,9 @@ def test_bad_keys_files(tmp_path: Path, document: str, message: str) -> None:
         keys.load_offline_fs_json(path)
 
 
-@pytest.mark.parametrize(("value", "message"), [("!!notb64", "base64"), (base64.b64encode(b"short").decode(), "5 bytes")])
+@pytest.mark.parametrize(
+    ("value", "message"), [("!!notb64", "base64"), (base64.b64encode(b"short").decode(), "5 bytes")]
+)
 def test_bad_key_entries(value: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         keys.key_from_offline_fs({"default/key/k": value}, "default/key/k")
@@ -116,7 +118,8 @@ def test_resource_paths(text: str, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "a/b", "a/b/c/d", "kbs:///a/b", "a/../c", "a/.hidden/c", "a/b c/d", "http://x/a/b/c", "kbs:///a/b/c?x=1"]
+    "text",
+    ["", "a/b", "a/b/c/d", "kbs:///a/b", "a/../c", "a/.hidden/c", "a/b c/d", "http://x/a/b/c", "kbs:///a/b/c?x=1"],
 )
 def test_bad_resource_paths(text: str) -> None:
     with pytest.raises(InvalidInputError):
