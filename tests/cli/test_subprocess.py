@@ -88,3 +88,41 @@ def test_tab_completion_of_subcommands() -> None:
     env = dict(os.environ, _COCOCTL_COMPLETE="complete_bash", COMP_WORDS="cococtl enc", COMP_CWORD="1")
     result = subprocess.run(["cococtl"], env=env, capture_output=True, text=True, timeout=30, check=False)
     assert "encrypt" in result.stdout.split()
+
+
+def test_progress_bar_only_on_a_tty(tmp_path: Path) -> None:
+    import pty
+
+    subprocess.run(["cococtl", "keys", "new", str(tmp_path / "k")], check=True, capture_output=True)
+    (tmp_path / "big").write_bytes(os.urandom(6 * 1024 * 1024))
+    argv = [
+        "cococtl",
+        "encrypt",
+        "file",
+        str(tmp_path / "big"),
+        "-o",
+        str(tmp_path / "c"),
+        "--key",
+        str(tmp_path / "k"),
+    ]
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERMINAL_WIDTH")}
+    proc = subprocess.Popen(argv, stderr=terminal, stdout=subprocess.DEVNULL, env=env)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(controller)
+    assert b"encrypting" in seen
+    piped = subprocess.run(
+        [*argv[:4], "-o", str(tmp_path / "c2"), "--key", str(tmp_path / "k")], capture_output=True, check=True
+    )
+    assert b"encrypting" not in piped.stderr
+    assert piped.stderr.startswith(b"encrypted ")
