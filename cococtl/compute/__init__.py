@@ -1,0 +1,1 @@
+"""The attested-computation pipeline: what a Cocos agent does inside a TEE, as one command."""

@@ -1,0 +1,48 @@
+"""Run a WASI module (``python -m cococtl.compute.wasm_runner MODULE [ARGS…]``) in the work directory.
+
+A separate process so the parent can enforce the timeout and stream output. Preopens follow
+Cocos' WasmEdge invocation (guest ``.`` is the host ``results/``) and add ``datasets`` and
+``results`` by name so modules can read their inputs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    from wasmtime import Engine, ExitTrap, Linker, Module, Store, WasiConfig, WasmtimeError
+
+    if not argv:
+        print("usage: wasm_runner MODULE [ARGS...]", file=sys.stderr)
+        return 2
+    engine = Engine()
+    config = WasiConfig()
+    config.argv = ["algo", *argv[1:]]
+    config.inherit_stdout()
+    config.inherit_stderr()
+    config.preopen_dir("results", ".")
+    config.preopen_dir("results", "results")
+    config.preopen_dir("datasets", "datasets")
+    store = Store(engine)
+    store.set_wasi(config)
+    linker = Linker(engine)
+    linker.define_wasi()
+    try:
+        with open(argv[0], "rb") as handle:
+            code = handle.read()
+        # Cocos accepts *.wat as well as *.wasm; text modules are compiled here.
+        module = Module(engine, code if code.startswith(b"\0asm") else code.decode("utf-8"))
+        instance = linker.instantiate(store, module)
+        start = instance.exports(store)["_start"]
+        start(store)  # type: ignore[operator]
+    except ExitTrap as exit_trap:
+        return int(exit_trap.code)
+    except (WasmtimeError, KeyError) as error:
+        print(f"wasm: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
