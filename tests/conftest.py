@@ -8,6 +8,8 @@ import os
 os.environ["NO_COLOR"] = "1"
 os.environ["TERMINAL_WIDTH"] = "120"
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
+# Subprocess tests run the `cococtl` installed beside this interpreter, whatever the caller's PATH.
+os.environ["PATH"] = os.path.dirname(os.path.abspath(__import__("sys").executable)) + os.pathsep + os.environ["PATH"]
 
 import json
 from dataclasses import dataclass
