@@ -17,8 +17,15 @@ class Run:
     returncode: int
 
 
-def measure(argv: Sequence[str], *, env: dict[str, str] | None = None, stdin: int | None = None) -> Run:
-    """Run ``argv`` once; return its wall time and the child's own peak RSS (from wait4)."""
+def measure(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, stdin: int | None = None, sync: bool = False
+) -> Run:
+    """Run ``argv`` once; return its wall time and the child's own peak RSS (from wait4).
+
+    ``sync`` flushes dirty pages first (untimed), so a run does not pay for the previous run's writes.
+    """
+    if sync:
+        os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(list(argv), env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

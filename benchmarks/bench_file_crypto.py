@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import measure, report
+from _util import Run, measure, report
 
 
 def _cococtl() -> str:
@@ -35,7 +35,7 @@ def _make_input(path: Path, size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the files (default: a temp dir)")
     args = parser.parse_args()
     cococtl = _cococtl()
@@ -48,54 +48,31 @@ def main() -> None:
         _make_input(plain, size)
         key.write_bytes(os.urandom(32))
         hexkey, hexiv = os.urandom(32).hex(), os.urandom(16).hex()
-        runs: dict[str, list] = {name: [] for name in ("openssl enc", "openssl dec", "cococtl enc", "cococtl dec")}
-        for _ in range(args.repeat):
+        ossl = ["openssl", "enc", "-aes-256-ctr", "-K", hexkey, "-iv", hexiv]
+        commands = {
+            # openssl takes the key on argv here only because this is a throwaway benchmark key.
+            "openssl enc": [*ossl, "-in", str(plain), "-out", str(work / "out.ossl")],
+            "openssl dec": [*ossl, "-d", "-in", str(work / "out.ossl"), "-out", str(work / "out.ossl.dec")],
+            "cococtl enc": [cococtl, "encrypt", "file", str(plain), "-o", str(work / "out.enc"), "--key", str(key)],
+            "cococtl dec": [
+                cococtl,
+                "decrypt",
+                "file",
+                str(work / "out.enc"),
+                "-o",
+                str(work / "out.dec"),
+                "--key",
+                str(key),
+            ],
+        }
+        runs: dict[str, list[Run]] = {name: [] for name in commands}
+        for round_number in range(args.repeat):
             for path in work.glob("out*"):
                 path.unlink()
-            # openssl takes the key on argv here only because this is a throwaway benchmark key.
-            runs["openssl enc"].append(
-                measure(
-                    [
-                        "openssl",
-                        "enc",
-                        "-aes-256-ctr",
-                        "-K",
-                        hexkey,
-                        "-iv",
-                        hexiv,
-                        "-in",
-                        str(plain),
-                        "-out",
-                        str(work / "out.ossl"),
-                    ]
-                )
-            )
-            runs["openssl dec"].append(
-                measure(
-                    [
-                        "openssl",
-                        "enc",
-                        "-d",
-                        "-aes-256-ctr",
-                        "-K",
-                        hexkey,
-                        "-iv",
-                        hexiv,
-                        "-in",
-                        str(work / "out.ossl"),
-                        "-out",
-                        str(work / "out.ossl.dec"),
-                    ]
-                )
-            )
-            runs["cococtl enc"].append(
-                measure([cococtl, "encrypt", "file", str(plain), "-o", str(work / "out.enc"), "--key", str(key)])
-            )
-            runs["cococtl dec"].append(
-                measure(
-                    [cococtl, "decrypt", "file", str(work / "out.enc"), "-o", str(work / "out.dec"), "--key", str(key)]
-                )
-            )
+            # Alternate the order: on a VM the cost of page-cache writeback lands on whoever runs next.
+            order = list(commands) if round_number % 2 == 0 else [*list(commands)[2:], *list(commands)[:2]]
+            for name in order:
+                runs[name].append(measure(commands[name], sync=True))
         rows = []
         for name, results in runs.items():
             seconds = statistics.median(r.seconds for r in results)
