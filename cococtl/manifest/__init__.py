@@ -1,0 +1,1 @@
+"""Computation manifests: the seed form, Cocos' Go JSON form, protojson camelCase, and YAML of each."""

@@ -1,0 +1,279 @@
+"""Load any accepted manifest form into one typed model.
+
+Accepted: the seed form (``computation_id``, ``algorithm.{type,uri,encrypted,kbs_resource_path}``,
+``datasets[]``, top-level ``kbs``), Cocos' Go JSON form (``id``, ``source{…}``, per-resource
+``kbs{url,enabled}``, ``hash`` as 32 integers, ``algo_type``, ``algo_args``), protojson camelCase,
+and YAML of any of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cococtl.errors import InvalidInputError, NotFoundError
+from cococtl.kbs.uri import parse_resource_path
+from cococtl.manifest.infer import infer_source_type, oci_reference
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_MAX_MANIFEST_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class Resource:
+    uri: str
+    source_type: str
+    encrypted: bool
+    kbs_resource_path: str | None
+    kbs_url: str | None
+    hash: bytes | None
+
+
+@dataclass(frozen=True)
+class Algorithm(Resource):
+    algo_type: str
+    algo_args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dataset(Resource):
+    filename: str
+    decompress: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    computation_id: str
+    name: str
+    description: str
+    algorithm: Algorithm
+    datasets: tuple[Dataset, ...]
+    result_consumers: tuple[str, ...]
+    form: str
+
+    def kbs_urls(self) -> list[str]:
+        urls = [r.kbs_url for r in (self.algorithm, *self.datasets) if r.encrypted and r.kbs_url]
+        return list(dict.fromkeys(urls))
+
+
+class ManifestError(InvalidInputError):
+    """A manifest that does not validate; ``problems`` lists (JSON path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], *, source: str) -> None:
+        self.problems = problems
+        first = f"{problems[0][0]}: {problems[0][1]}"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"invalid manifest {source}: {first}{more}", hint="run: cococtl manifest validate " + source)
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (for the snake_case form)."""
+    text = resources.files("cococtl.manifest").joinpath("schema.json").read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _snake_keys(value: Any) -> tuple[Any, bool]:
+    """Convert protojson camelCase keys to snake_case, recursively; report whether any changed."""
+    if isinstance(value, dict):
+        changed = False
+        converted: dict[str, Any] = {}
+        for key, item in value.items():
+            new_key = _CAMEL.sub(r"_\1", key).lower() if isinstance(key, str) else key
+            new_item, item_changed = _snake_keys(item)
+            changed = changed or item_changed or new_key != key
+            converted[new_key] = new_item
+        return converted, changed
+    if isinstance(value, list):
+        items = [_snake_keys(item) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    return value, False
+
+
+def parse_document(text: str, *, source: str = "<manifest>") -> Any:
+    """JSON first (fast, exact), then YAML (a superset) for anything else."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_error:
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as yaml_error:
+            where = getattr(yaml_error, "problem_mark", None)
+            line = f" at line {where.line + 1}" if where is not None else ""
+            looks_json = text.lstrip().startswith(("{", "["))
+            detail = f"{json_error}" if looks_json else f"{getattr(yaml_error, 'problem', yaml_error)}{line}"
+            raise ManifestError([("$", f"not valid JSON or YAML: {detail}")], source=source) from None
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def schema_problems(document: Any) -> list[tuple[str, str]]:
+    """Every JSON Schema violation of the (snake_case) document, with its JSON path."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        path = _json_path(error.absolute_path)
+        message = error.message
+        if path.endswith(".hash"):
+            message = (f"{error.instance!r} is not a SHA3-256 hash: use 32 integers, 64 hex digits or base64 of "
+                       "32 bytes (in YAML, quote hex digits)")
+        problems.append((path, message))
+    return problems
+
+
+def _decode_hash(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return bytes(value)
+    text = str(value)
+    if len(text) == 64:
+        return bytes.fromhex(text)
+    return base64.b64decode(text, validate=True)
+
+
+def _kbs_url(resource: dict[str, Any], top: dict[str, Any] | None, default: str | None) -> tuple[str | None, bool]:
+    """Per-resource KBS, else top-level, else the caller's default. Returns (url, enabled)."""
+    own = resource.get("kbs")
+    if isinstance(own, dict):
+        enabled = bool(own.get("enabled", True))
+        if own.get("url"):
+            return str(own["url"]).rstrip("/"), enabled
+        if not enabled:
+            return None, False
+    if isinstance(top, dict) and top.get("url"):
+        return str(top["url"]).rstrip("/"), bool(top.get("enabled", True))
+    return (default.rstrip("/") if default else None), True
+
+
+def _resource_fields(
+    raw: dict[str, Any],
+    path: str,
+    top_kbs: dict[str, Any] | None,
+    default_kbs: str | None,
+    problems: list[tuple[str, str]],
+) -> dict[str, Any]:
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    assert isinstance(source, dict)
+    uri = source.get("url") or raw.get("uri") or raw.get("url") or ""
+    declared = source.get("type") or raw.get("type") or ""
+    encrypted = bool(source.get("encrypted", raw.get("encrypted", False)))
+    kbs_path = source.get("kbs_resource_path") or raw.get("kbs_resource_path") or None
+    if not uri:
+        problems.append(
+            (
+                f"{path}.source.url" if "source" in raw else f"{path}.uri",
+                "no source URL: cococtl run downloads every resource (uploads are not supported)",
+            )
+        )
+    source_type = declared or infer_source_type(uri)
+    if uri and not source_type:
+        problems.append((f"{path}.uri", f"cannot infer the source type of {uri!r}: unsupported source URL format"))
+    if source_type == "oci-image":
+        uri = oci_reference(uri)
+    kbs_url, kbs_enabled = _kbs_url(raw, top_kbs, default_kbs)
+    if encrypted and source_type != "oci-image":
+        if not kbs_path:
+            problems.append((f"{path}.kbs_resource_path", "the resource is encrypted but names no KBS resource"))
+        if not kbs_enabled:
+            problems.append((f"{path}.kbs.enabled", "the resource is encrypted but its KBS is disabled"))
+    if kbs_path:
+        try:
+            kbs_path = parse_resource_path(kbs_path).path
+        except InvalidInputError as error:
+            problems.append((f"{path}.kbs_resource_path", error.message))
+    return {
+        "uri": uri,
+        "source_type": source_type,
+        "encrypted": encrypted,
+        "kbs_resource_path": kbs_path,
+        "kbs_url": kbs_url if kbs_enabled else None,
+        "hash": _decode_hash(raw.get("hash")),
+    }
+
+
+def _default_filename(uri: str, index: int) -> str:
+    name = uri.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    if name.endswith(".enc"):
+        name = name[: -len(".enc")]
+    if not name or name in (".", "..") or ":" in name:
+        return f"dataset_{index}.csv"
+    return name
+
+
+def build_manifest(
+    raw: Any, *, source: str, algo_type_override: str | None = None, default_kbs_url: str | None = None
+) -> Manifest:
+    """Validate a parsed document and normalise it into a :class:`Manifest` (raises ManifestError)."""
+    document, camel = _snake_keys(raw)
+    if not isinstance(document, dict):
+        raise ManifestError([("$", "a manifest must be a JSON/YAML object")], source=source)
+    problems = schema_problems(document)
+    if problems:
+        raise ManifestError(problems, source=source)
+    top_kbs = document.get("kbs")
+    algorithm_raw = document["algorithm"]
+    algo = _resource_fields(algorithm_raw, "$.algorithm", top_kbs, default_kbs_url, problems)
+    algo_type = algo_type_override or algorithm_raw.get("algo_type") or ""
+    if not algo_type:
+        algo_type = "bin" if algo["source_type"] != "oci-image" else ""
+    if algo["source_type"] == "oci-image" and not algo_type:
+        problems.append(("$.algorithm.algo_type", "an OCI algorithm needs an explicit algo_type (or --algo-type)"))
+    datasets = []
+    for index, dataset_raw in enumerate(document.get("datasets") or []):
+        fields = _resource_fields(dataset_raw, f"$.datasets[{index}]", top_kbs, default_kbs_url, problems)
+        filename = dataset_raw.get("filename") or _default_filename(fields["uri"], index)
+        if "/" in filename or filename in (".", ".."):
+            problems.append((f"$.datasets[{index}].filename", f"{filename!r} must be a plain file name"))
+        datasets.append(Dataset(**fields, filename=filename, decompress=bool(dataset_raw.get("decompress", False))))
+    names = [d.filename for d in datasets if not d.decompress]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(("$.datasets", f"two datasets would both be written to datasets/{name}"))
+    if problems:
+        raise ManifestError(problems, source=source)
+    form = "protojson" if camel else ("go" if "source" in algorithm_raw or "id" in document else "seed")
+    return Manifest(
+        computation_id=str(document.get("computation_id") or document.get("id") or "computation"),
+        name=str(document.get("name", "")),
+        description=str(document.get("description", "")),
+        algorithm=Algorithm(**algo, algo_type=algo_type, algo_args=tuple(algorithm_raw.get("algo_args") or ())),
+        datasets=tuple(datasets),
+        result_consumers=tuple(str(c.get("user_key", "")) for c in document.get("result_consumers") or []),
+        form=form,
+    )
+
+
+def read_manifest_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_MANIFEST_BYTES:
+            raise InvalidInputError(f"manifest {path} is larger than {_MAX_MANIFEST_BYTES} bytes")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"manifest {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"manifest {path} is not UTF-8 text") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"manifest {path} is a directory") from None
+
+
+def load_manifest(path: Path, *, algo_type_override: str | None = None, default_kbs_url: str | None = None) -> Manifest:
+    """Read, validate and normalise the manifest at ``path``."""
+    text = read_manifest_text(path)
+    raw = parse_document(text, source=str(path))
+    return build_manifest(raw, source=str(path), algo_type_override=algo_type_override, default_kbs_url=default_kbs_url)
