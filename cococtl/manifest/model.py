@@ -131,8 +131,10 @@ def schema_problems(document: Any) -> list[tuple[str, str]]:
         path = _json_path(error.absolute_path)
         message = error.message
         if path.endswith(".hash"):
-            message = (f"{error.instance!r} is not a SHA3-256 hash: use 32 integers, 64 hex digits or base64 of "
-                       "32 bytes (in YAML, quote hex digits)")
+            message = (
+                f"{error.instance!r} is not a SHA3-256 hash: use 32 integers, 64 hex digits or base64 of "
+                "32 bytes (in YAML, quote hex digits)"
+            )
         problems.append((path, message))
     return problems
 

@@ -1,0 +1,1 @@
+"""Remote resource fetchers: one module per scheme, chosen by sources.registry."""

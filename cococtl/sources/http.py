@@ -1,0 +1,109 @@
+"""HTTP(S) downloads: streaming, TLS with an extra trust root, retries with backoff, Range resume."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from cococtl.errors import CococtlError, DeniedError, IntegrityError, NotFoundError, UnreachableError
+from cococtl.netutil import backoff_delays, ca_bundle
+from cococtl.sources.base import FetchSettings, download_name, open_private
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Small enough that a broken transfer loses little: a chunk cut short by the peer is discarded by urllib3.
+_CHUNK = 64 << 10
+
+
+class _Retry(Exception):
+    """A transient failure: try again (resuming when the server allows it)."""
+
+
+def _status_error(uri: str, status: int, reason: str) -> CococtlError:
+    if status == 404:
+        return NotFoundError(f"{uri}: not found (HTTP 404)")
+    if status in (401, 403):
+        return DeniedError(f"{uri}: access denied (HTTP {status})")
+    return UnreachableError(f"{uri}: the server answered HTTP {status} {reason}".rstrip())
+
+
+def _attempt(session: Any, uri: str, target: Path, settings: FetchSettings) -> None:
+    import requests
+
+    have = target.stat().st_size if target.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        # verify= per request: a session-level value loses to REQUESTS_CA_BUNDLE in the environment.
+        verify = ca_bundle(settings.cert_file) if settings.tls_verify else False
+        response = session.get(uri, stream=True, timeout=settings.timeout, headers=headers, verify=verify)
+    except requests.exceptions.SSLError as exc:
+        raise UnreachableError(f"{uri}: TLS verification failed: {exc}", hint="pass --cert-file CA.pem") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise _Retry(f"{uri}: {type(exc).__name__}") from None
+    with response:
+        if response.status_code in _RETRY_STATUS:
+            raise _Retry(f"{uri}: HTTP {response.status_code}")
+        if response.status_code == 416 and have:
+            target.unlink()
+            raise _Retry(f"{uri}: the server refused to resume")
+        if response.status_code >= 400:
+            raise _status_error(uri, response.status_code, response.reason or "")
+        append = False
+        expected_total: int | None = None
+        if have and response.status_code == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != have:
+                target.unlink()
+                raise _Retry(f"{uri}: the server resumed at the wrong offset")
+            append = True
+            expected_total = int(match.group(3)) if match.group(3) != "*" else None
+        elif response.headers.get("Content-Length", "").isdigit():
+            expected_total = int(response.headers["Content-Length"])
+        with os.fdopen(open_private(target, append=append), "wb") as sink:
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    sink.write(chunk)
+                    if settings.progress is not None:
+                        settings.progress(len(chunk))
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                raise _Retry(f"{uri}: the transfer broke off ({type(exc).__name__})") from None
+        size = target.stat().st_size
+        if expected_total is not None and size < expected_total:
+            raise _Retry(f"{uri}: got {size} of {expected_total} bytes")
+        if expected_total is not None and size > expected_total:
+            target.unlink()
+            raise IntegrityError(f"{uri}: received {size} bytes, more than the {expected_total} announced")
+
+
+def fetch_http(uri: str, directory: Path, settings: FetchSettings) -> Path:
+    """Download ``uri`` into ``directory`` (mode 0600); resume interrupted transfers with Range."""
+    import requests
+
+    target = directory / download_name(uri)
+    session = requests.Session()
+    session.headers["User-Agent"] = "cococtl"
+    delays = backoff_delays(settings.retries)
+    last = ""
+    with session:
+        for attempt in range(len(delays) + 1):
+            try:
+                _attempt(session, uri, target, settings)
+                return target
+            except _Retry as retry:
+                last = str(retry)
+                if attempt < len(delays):
+                    time.sleep(delays[attempt])
+    have = target.stat().st_size if target.exists() else 0
+    if have:
+        target.unlink()
+        raise IntegrityError(f"{last}; the download stayed incomplete after {settings.retries} retries")
+    raise UnreachableError(
+        f"{last} (after {settings.retries} retries)", hint="check the URL, or raise --retries/--timeout"
+    )
