@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
+from cococtl.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,13 @@ class OfflineKeySource:
             self._cache = load_offline_fs_json(self.keys_file)
         keys = {path: key_from_offline_fs(self._cache, path, source=str(self.keys_file)) for path in paths}
         return KeyBatch(keys, {"kbs": None, "tee": None, "source": f"offline keys file {self.keys_file}"})
+
+
+class MissingKeySource:
+    """Used when the run was given no key source: fine for plaintext resources, an error otherwise."""
+
+    def fetch(self, kbs_url: str | None, paths: Sequence[str]) -> KeyBatch:
+        raise InvalidInputError(
+            f"the manifest needs keys ({', '.join(paths)}) but no key source was given",
+            hint="pass --keys-file with offline_fs key JSON (cococtl keys generate)",
+        )

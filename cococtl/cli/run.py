@@ -1,0 +1,120 @@
+"""``cococtl run MANIFEST``: the attested computation, end to end."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cococtl.cli.output import get_output
+
+
+def run(
+    ctx: typer.Context,
+    manifest: Annotated[Path, typer.Argument(metavar="MANIFEST", help="Computation manifest (JSON or YAML).")],
+    results: Annotated[
+        Path, typer.Option("--results", "-r", metavar="DIR", help="Where results/ and results.zip go.")
+    ] = Path("results"),
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys-file",
+            metavar="FILE",
+            envvar="COCOCTL_KEYS_FILE",
+            help="offline_fs key JSON to take keys from instead of a KBS (no attestation).",
+        ),
+    ] = None,
+    kbs_url: Annotated[
+        str | None,
+        typer.Option(
+            "--kbs-url", metavar="URL", envvar="COCOCTL_KBS_URL", help="KBS for resources whose manifest names none."
+        ),
+    ] = None,
+    algo_type: Annotated[
+        str | None, typer.Option("--algo-type", help="python, bin, wasm or docker, if the manifest has none.")
+    ] = None,
+    cert_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert-file",
+            metavar="PEM",
+            envvar="COCOCTL_CERT_FILE",
+            help="Extra CA certificate trusted for HTTPS downloads and the KBS.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", metavar="SECONDS", help="Stop the algorithm after this long.")
+    ] = None,
+    network_timeout: Annotated[
+        float, typer.Option("--network-timeout", metavar="SECONDS", help="Per-request network timeout.")
+    ] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", min=0, max=20, help="Retries per download.")] = 3,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Parallel downloads.")] = 4,
+    python: Annotated[
+        str | None, typer.Option("--python", metavar="INTERPRETER", help="Python for python algorithms.")
+    ] = None,
+    reuse_venv: Annotated[
+        bool, typer.Option("--reuse-venv", help="Reuse a cached venv keyed by the requirements' hash.")
+    ] = False,
+    keep_workdir: Annotated[
+        bool, typer.Option("--keep-workdir", help="Keep the work directory (it holds plaintext!) to debug.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
+) -> None:
+    """Download, decrypt, verify and execute a computation manifest, then collect its results."""
+    from cococtl.compute.keysource import MissingKeySource, OfflineKeySource
+    from cococtl.compute.runner import Peers, RunOptions, run_computation
+    from cococtl.compute.wiring import make_fetch
+    from cococtl.manifest.model import load_manifest
+    from cococtl.sources.base import FetchSettings
+
+    out = get_output(ctx)
+    parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url)
+    peers = Peers(
+        fetch=make_fetch(
+            FetchSettings(timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None)
+        ),
+        keys=OfflineKeySource(keys_file) if keys_file is not None else MissingKeySource(),
+    )
+    options = RunOptions(
+        results_dir=results,
+        force=force,
+        keep_workdir=keep_workdir,
+        timeout=timeout,
+        python=python,
+        reuse_venv=reuse_venv,
+        concurrency=concurrency,
+    )
+
+    def sink(_stream: str, chunk: bytes) -> None:
+        if not out.quiet:
+            sys.stderr.write(chunk.decode("utf-8", errors="replace"))
+            sys.stderr.flush()
+
+    def on_event(state: Any, status: Any, details: str) -> None:
+        out.detail(f"state: {state.value} ({status.value}){': ' + details if details else ''}")
+
+    out.status(
+        f"running computation {parsed.computation_id!r} ({parsed.algorithm.algo_type} algorithm, "
+        f"{len(parsed.datasets)} dataset(s))"
+    )
+    report = run_computation(parsed, peers, options, sink=sink, on_event=on_event)
+    if out.json:
+        out.result_json(report.to_json())
+    if report.error is not None:
+        raise report.error
+    if not out.json:
+        for resource in report.resources:
+            out.status(
+                f"  {resource.kind}: {resource.uri} ({resource.bytes} bytes, {resource.seconds:.2f} s, "
+                f"sha3-256 {resource.sha3_256})"
+            )
+        out.status(
+            f"algorithm exited 0 after {report.algorithm['seconds']:.2f} s; "
+            f"states: {' -> '.join(report.states.sequence())}"
+        )
+        out.result_text(str(report.results["directory"]))
+        for name in report.results["files"]:
+            out.status(f"  result: {name}")

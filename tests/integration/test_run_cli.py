@@ -1,0 +1,196 @@
+"""``cococtl run`` end to end against real peers (HTTPS with a CA, moto S3, the GCS emulator, file://)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cococtl.crypto import gcm
+from tests.algorithms import BIN_ALGORITHM
+from tests.integration.peers import Behaviour, FileServer, Process, TlsFiles
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+IRIS = (ROOT / "examples" / "datasets" / "iris.csv").read_bytes()
+ALGORITHM = (ROOT / "examples" / "algorithms" / "iris" / "algorithm.py").read_bytes()
+
+
+def _encrypt(data: bytes, key: bytes) -> bytes:
+    out = io.BytesIO()
+    gcm.encrypt_stream(key, io.BytesIO(data), out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    values = {"default/key/algo": os.urandom(32), "default/key/data": os.urandom(32)}
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({k: base64.b64encode(v).decode() for k, v in values.items()}))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    return {"file": path, "algo": values["default/key/algo"], "data": values["default/key/data"], "tmp": scratch}
+
+
+def _manifest(tmp_path: Path, algorithm_uri: str, dataset_uri: str, **dataset: Any) -> Path:
+    document = {
+        "computation_id": "iris",
+        "algorithm": {
+            "uri": algorithm_uri,
+            "encrypted": True,
+            "kbs_resource_path": "default/key/algo",
+            "algo_type": "python",
+            "algo_args": [],
+            "hash": hashlib.sha3_256(ALGORITHM).hexdigest(),
+        },
+        "datasets": [
+            {
+                "uri": dataset_uri,
+                "encrypted": True,
+                "kbs_resource_path": "default/key/data",
+                "hash": hashlib.sha3_256(IRIS).hexdigest(),
+                **dataset,
+            }
+        ],
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _no_plaintext_left(keys: dict[str, Any]) -> None:
+    assert list(keys["tmp"].iterdir()) == [], "the run left files in TMPDIR"
+
+
+def test_https_and_file_sources(
+    tmp_path: Path, cli: Any, keys: dict[str, Any], https_server: FileServer, tls_files: TlsFiles
+) -> None:
+    (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
+    data_uri = https_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    manifest = _manifest(tmp_path, f"file://{tmp_path / 'algo.enc'}", data_uri)
+    result = cli(
+        "--json",
+        "run",
+        manifest,
+        "--keys-file",
+        keys["file"],
+        "--results",
+        tmp_path / "out",
+        "--cert-file",
+        tls_files.ca_file,
+    )
+    report = result.json
+    assert report["state"] == "Complete"
+    assert report["states"] == [
+        "Idle",
+        "ReceivingManifest",
+        "ReceivingAlgorithm",
+        "ReceivingData",
+        "Running",
+        "ConsumingResults",
+        "Complete",
+    ]
+    assert report["resources"][1]["sha3_256"] == hashlib.sha3_256(IRIS).hexdigest()
+    assert report["algorithm"]["exit_code"] == 0
+    assert sorted(report["results"]["files"]) == ["report.json", "summary.txt"]
+    assert "nearest-centroid accuracy" in (tmp_path / "out" / "summary.txt").read_text()
+    assert "iris: 150 rows" in result.stderr
+    _no_plaintext_left(keys)
+
+
+def test_s3_and_gcs_sources(tmp_path: Path, cli: Any, keys: dict[str, Any], s3_env: Process, gcs_env: Process) -> None:
+    import boto3
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    s3 = boto3.client("s3", endpoint_url=s3_env.url)
+    s3.create_bucket(Bucket="run-data")
+    s3.put_object(Bucket="run-data", Key="iris.csv.enc", Body=_encrypt(IRIS, keys["data"]))
+    gcs = storage.Client(project="test", credentials=AnonymousCredentials())
+    gcs.create_bucket("run-algos").blob("iris.py.enc").upload_from_string(_encrypt(ALGORITHM, keys["algo"]))
+    manifest = _manifest(tmp_path, "gs://run-algos/iris.py.enc", "s3://run-data/iris.csv.enc")
+    result = cli("run", manifest, "--keys-file", keys["file"], "--results", tmp_path / "out")
+    assert result.stdout.strip() == str(tmp_path / "out")
+    assert (tmp_path / "out" / "results.zip").is_file()
+    _no_plaintext_left(keys)
+
+
+def test_retry_then_success_and_bin(tmp_path: Path, cli: Any, keys: dict[str, Any], http_server: FileServer) -> None:
+    algo_uri = http_server.publish("algo.enc", _encrypt(BIN_ALGORITHM.encode(), keys["algo"]), Behaviour(fail_first=1))
+    data_uri = http_server.publish("d.enc", _encrypt(b"12345", keys["data"]), Behaviour(truncate_first=1))
+    document = {
+        "algorithm": {
+            "uri": algo_uri,
+            "encrypted": True,
+            "kbs_resource_path": "default/key/algo",
+            "algo_type": "bin",
+            "algo_args": ["a", "b"],
+        },
+        "datasets": [{"uri": data_uri, "encrypted": True, "kbs_resource_path": "default/key/data"}],
+    }
+    (tmp_path / "m.yaml").write_text(json.dumps(document))
+    cli("run", tmp_path / "m.yaml", "--keys-file", keys["file"], "--results", tmp_path / "out")
+    assert (tmp_path / "out" / "bytes.txt").read_text().strip() == "5"
+    assert (tmp_path / "out" / "args.txt").read_text() == "args: a b\n"
+
+
+def test_hash_mismatch_runs_nothing(tmp_path: Path, cli: Any, keys: dict[str, Any], http_server: FileServer) -> None:
+    (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS + b"tampered,row\n", keys["data"]))
+    manifest = _manifest(tmp_path, f"file://{tmp_path / 'algo.enc'}", data_uri)
+    result = cli("run", manifest, "--keys-file", keys["file"], "--results", tmp_path / "out", expect=7)
+    assert "hash mismatch" in result.stderr and "iris: 150 rows" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    _no_plaintext_left(keys)
+
+
+def test_wrong_key_missing_dataset_and_failing_algorithm(
+    tmp_path: Path, cli: Any, keys: dict[str, Any], http_server: FileServer
+) -> None:
+    (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
+    algo_uri = f"file://{tmp_path / 'algo.enc'}"
+    wrong = http_server.publish("wrong.enc", _encrypt(IRIS, os.urandom(32)))
+    result = cli("run", _manifest(tmp_path, algo_uri, wrong), "--keys-file", keys["file"], expect=7)
+    assert "authentication" in result.stderr
+    result = cli(
+        "run", _manifest(tmp_path, algo_uri, f"{http_server.url}/missing.enc"), "--keys-file", keys["file"], expect=6
+    )
+    assert "not found" in result.stderr
+    failing = b"import sys\nsys.exit(3)\n"
+    (tmp_path / "algo.enc").write_bytes(_encrypt(failing, keys["algo"]))
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    manifest = _manifest(tmp_path, algo_uri, data_uri)
+    document = json.loads(manifest.read_text())
+    document["algorithm"]["hash"] = hashlib.sha3_256(failing).hexdigest()
+    manifest.write_text(json.dumps(document))
+    result = cli("--json", "run", manifest, "--keys-file", keys["file"], "--results", tmp_path / "out", expect=9)
+    assert result.json["state"] == "Failed" and result.json["error"]["exit_code"] == 9
+    assert "exited with 3" in result.stderr
+    _no_plaintext_left(keys)
+
+
+def test_stalled_server_times_out(tmp_path: Path, cli: Any, keys: dict[str, Any], http_server: FileServer) -> None:
+    (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
+    data_uri = http_server.publish("slow.enc", b"x", Behaviour(stall_seconds=3))
+    manifest = _manifest(tmp_path, f"file://{tmp_path / 'algo.enc'}", data_uri)
+    result = cli("run", manifest, "--keys-file", keys["file"], "--network-timeout", "0.5", "--retries", "0", expect=4)
+    assert "Timeout" in result.stderr
+
+
+def test_plaintext_needs_no_keys_but_encrypted_does(tmp_path: Path, cli: Any, http_server: FileServer) -> None:
+    uri = http_server.publish("algo.sh", BIN_ALGORITHM.encode())
+    (tmp_path / "m.json").write_text(json.dumps({"algorithm": {"uri": uri}}))
+    cli("run", tmp_path / "m.json", "--results", tmp_path / "out")
+    assert (tmp_path / "out" / "bytes.txt").read_text().strip() == "0"
+    (tmp_path / "m.json").write_text(
+        json.dumps({"algorithm": {"uri": uri, "encrypted": True, "kbs_resource_path": "a/b/c"}})
+    )
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out2", expect=3)
+    assert "--keys-file" in result.stderr and "a/b/c" in result.stderr
