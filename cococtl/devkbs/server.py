@@ -1,0 +1,490 @@
+"""The HTTP server of the local KBS double: Trustee's routes, status codes and error bodies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import os
+import re
+import secrets
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cococtl.devkbs import policies
+from cococtl.devkbs.admin import AdminDenied, AdminPolicy
+from cococtl.devkbs.ear import sample_ear_claims
+from cococtl.devkbs.jwe import JweFailure, encrypt_to
+from cococtl.errors import CococtlError
+from cococtl.kbs import jwt
+from cococtl.kbs.b64 import b64url, b64url_decode
+from cococtl.policy.rego import allows, check_policy
+
+ERROR_TYPE = "https://github.com/confidential-containers/kbs/errors/"
+TEES = {
+    "az-snp-vtpm",
+    "az-tdx-vtpm",
+    "nvidia",
+    "sgx",
+    "snp",
+    "tdx",
+    "cca",
+    "csv",
+    "se",
+    "hygondcu",
+    "tpm",
+    "sample",
+    "sampledevice",
+}
+_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+[A-Za-z0-9_\-.]*$")
+_MAX_BODY = 2 << 20
+
+
+class KbsError(Exception):
+    def __init__(self, variant: str, detail: str, status: int = 401) -> None:
+        super().__init__(detail)
+        self.variant, self.detail, self.status = variant, detail, status
+
+
+@dataclass
+class Session:
+    nonce: str
+    tee: str
+    expires: float
+    token: str | None = None
+
+
+@dataclass
+class DevKbsConfig:
+    storage: Path
+    admin: AdminPolicy = field(default_factory=AdminPolicy)
+    token_ttl: int = 300
+    session_ttl: int = 300
+    resource_policy: str | None = None
+
+
+@dataclass
+class KbsState:
+    config: DevKbsConfig
+    signing_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    sessions: dict[str, Session] = field(default_factory=dict)
+    reference_values: dict[str, Any] = field(default_factory=dict)
+    attestation_policies: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        (self.config.storage / "repository").mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.resource_policy_text() is None:
+            self.set_resource_policy(self.config.resource_policy or policies.DEFAULT)
+
+    # Resources live one file each, named like Trustee's LocalFs backend: repo\x2Ftype\x2Ftag.
+    def resource_file(self, segments: list[str]) -> Path:
+        if len(segments) != 3 or not all(_SEGMENT.match(s) for s in segments):
+            raise KbsError("PluginInternalError", "Plugin internal error")
+        return self.config.storage / "repository" / "\\x2F".join(segments)
+
+    def resource_policy_text(self) -> str | None:
+        path = self.config.storage / "resource-policy.rego"
+        return path.read_text() if path.exists() else None
+
+    def set_resource_policy(self, text: str) -> None:
+        (self.config.storage / "resource-policy.rego").write_text(text)
+
+    def public_jwk(self) -> dict[str, str]:
+        numbers = self.signing_key.public_key().public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "alg": "ES256",
+            "x": b64url(numbers.x.to_bytes(32, "big")),
+            "y": b64url(numbers.y.to_bytes(32, "big")),
+        }
+
+
+def _jcs(value: Any) -> bytes:
+    import rfc8785
+
+    return bytes(rfc8785.dumps(value))
+
+
+def _canonical_pubkey(key: Any) -> dict[str, str]:
+    """Parse ``tee-pubkey`` like kbs-types TeePubKey and re-serialise it (only these members survive)."""
+    if not isinstance(key, dict) or not isinstance(key.get("alg"), str):
+        raise KbsError("AttestationError", "Attestation error: RCAR handshake Attest failed")
+    if key.get("kty") == "EC" and all(isinstance(key.get(k), str) for k in ("crv", "x", "y")):
+        return {"alg": key["alg"], "crv": key["crv"], "kty": "EC", "x": key["x"], "y": key["y"]}
+    if key.get("kty") == "RSA" and all(isinstance(key.get(k), str) for k in ("n", "e")):
+        return {"alg": key["alg"], "e": key["e"], "kty": "RSA", "n": key["n"]}
+    raise KbsError("AttestationError", "Attestation error: RCAR handshake Attest failed")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "cococtl-devkbs"
+    protocol_version = "HTTP/1.1"
+    state: KbsState
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            raise KbsError("SerdeError", "Serialize/Deserialize failed")
+        return self.rfile.read(length) if length else b""
+
+    def _json_body(self, variant: str = "SerdeError", detail: str = "Serialize/Deserialize failed") -> Any:
+        try:
+            return json.loads(self._body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise KbsError(variant, detail) from None
+
+    def _send(self, status: int, body: bytes, content_type: str | None, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        self.state.requests.append((method, path))
+        try:
+            if path == "/healthz" and method == "GET":
+                self._send(200, b"", None)
+                return
+            if not path.startswith("/kbs/v0/"):
+                raise KbsError("InvalidRequestPath", f"Request path {path} is invalid", 404)
+            parts = path[len("/kbs/v0/") :].split("/")
+            plugin, rest = parts[0], parts[1:]
+            route = {
+                ("auth", "POST"): self._auth,
+                ("attest", "POST"): self._attest,
+                ("resource-policy", "POST"): self._set_resource_policy,
+                ("resource-policy", "GET"): self._get_resource_policy,
+                ("attestation-policy", "POST"): self._set_attestation_policy,
+                ("reference-value", "POST"): self._set_reference_value,
+                ("reference-value", "GET"): self._get_reference_value,
+            }.get((plugin, method))
+            if route is not None:
+                route(rest)
+            elif plugin == "resource":
+                self._resource(method, rest)
+            elif not plugin:
+                raise KbsError("InvalidRequestPath", f"Request path {path} is invalid", 404)
+            else:
+                raise KbsError("PluginNotFound", f"Plugin {plugin} not found", 404)
+        except KbsError as error:
+            body = json.dumps({"type": ERROR_TYPE + error.variant, "detail": error.detail}).encode()
+            self._send(error.status, body, None)
+        except Exception as error:  # a double must never answer with a traceback or a dropped connection
+            body = json.dumps({"type": ERROR_TYPE + "PluginInternalError", "detail": f"internal: {error}"}).encode()
+            self._send(401, body, None)
+
+    def _cookie_session(self) -> tuple[str | None, Session | None]:
+        cookies = self.headers.get("Cookie") or ""
+        for part in cookies.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "kbs-session-id":
+                with self.state.lock:
+                    session = self.state.sessions.get(value)
+                    if session is not None and session.expires < time.time():
+                        del self.state.sessions[value]
+                        session = None
+                return value, session
+        return None, None
+
+    def _admin(self) -> None:
+        try:
+            self.state.config.admin.check(self.headers.get("Authorization"), self.path)
+        except AdminDenied as denied:
+            raise KbsError("AdminAuthAccess", f"admin access denied for endpoint {self.path}: {denied}") from None
+
+    # --- attestation ------------------------------------------------------------------------------
+    def _auth(self, _rest: list[str]) -> None:
+        def fail(cause: str) -> KbsError:
+            return KbsError("AttestationError", f"Attestation error: RCAR handshake Auth failed: {cause}")
+
+        request = self._json_body(
+            "AttestationError", "Attestation error: RCAR handshake Auth failed: deserialize Request"
+        )
+        if not isinstance(request, dict) or "extra-params" not in request or not isinstance(request.get("tee"), str):
+            raise fail("deserialize Request")
+        version = request.get("version")
+        if version != "0.4.0" or not isinstance(version, str):
+            raise fail(f"KBS Client Protocol Version Mismatch: expect =0.4.0 while the request is {version}")
+        if request["tee"] not in TEES:
+            raise fail("deserialize Request")
+        session_id = uuid.uuid4().hex
+        expires = time.time() + self.state.config.session_ttl
+        nonce = base64.b64encode(secrets.token_bytes(32)).decode()
+        with self.state.lock:
+            self.state.sessions[session_id] = Session(nonce, request["tee"], expires)
+        cookie = f"kbs-session-id={session_id}; Expires={self._http_date(expires)}"
+        self._send(
+            200, json.dumps({"nonce": nonce, "extra-params": ""}).encode(), "application/json", {"Set-Cookie": cookie}
+        )
+
+    @staticmethod
+    def _http_date(when: float) -> str:
+        return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+    def _attest(self, _rest: list[str]) -> None:
+        failed = KbsError("AttestationError", "Attestation error: RCAR handshake Attest failed")
+        session_id, session = self._cookie_session()
+        if session_id is None or session is None:
+            raise failed
+        cookie = {"Set-Cookie": f"kbs-session-id={session_id}; Expires={self._http_date(session.expires)}"}
+        if session.token is not None:
+            self._send(200, json.dumps({"token": session.token}).encode(), "application/json", cookie)
+            return
+        attestation = self._json_body("AttestationError", "Attestation error: RCAR handshake Attest failed")
+        try:
+            runtime = attestation["runtime-data"]
+            evidence = attestation["tee-evidence"]
+            primary, additional = evidence["primary_evidence"], evidence["additional_evidence"]
+            nonce = runtime["nonce"]
+        except (KeyError, TypeError):
+            raise failed from None
+        if nonce != session.nonce or not isinstance(additional, str):
+            raise failed
+        pubkey = _canonical_pubkey(runtime.get("tee-pubkey"))
+        runtime_claims = {"tee-pubkey": pubkey, "nonce": session.nonce, "additional-evidence": additional}
+        expected = (
+            hashlib.sha512(_jcs(runtime_claims)).digest()
+            if session.tee == "se"
+            else hashlib.sha384(_jcs(runtime_claims)).digest()
+        )
+        init_digest = self._init_data(attestation.get("init-data"), failed)
+        if session.tee != "sample":
+            raise failed  # the double verifies only the sample TEE's evidence
+        if not isinstance(primary, dict) or not isinstance(primary.get("svn"), str):
+            raise failed
+        try:
+            got = base64.b64decode(primary.get("report_data", ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise failed from None
+        if got != expected:
+            raise failed
+        claims = sample_ear_claims(
+            report_data=primary["report_data"],
+            runtime_data=runtime_claims,
+            reference_values=dict(self.state.reference_values),
+            init_data=init_digest,
+            ttl_seconds=self.state.config.token_ttl,
+            svn=primary["svn"],
+        )
+        token = jwt.sign(claims, self.state.signing_key, extra_header={"jwk": self.state.public_jwk()})
+        with self.state.lock:
+            session.token = token
+        self._send(200, json.dumps({"token": token}).encode(), "application/json", cookie)
+
+    @staticmethod
+    def _init_data(init_data: Any, failed: KbsError) -> str | None:
+        if init_data is None:
+            return None
+        if (
+            not isinstance(init_data, dict)
+            or init_data.get("format") != "toml"
+            or not isinstance(init_data.get("body"), str)
+        ):
+            raise failed
+        import tomllib
+
+        try:
+            algorithm = tomllib.loads(init_data["body"]).get("algorithm", "sha384")
+        except tomllib.TOMLDecodeError:
+            raise failed from None
+        digests = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+        if algorithm not in digests:
+            raise failed
+        return base64.b64encode(digests[algorithm](init_data["body"].encode()).digest()).decode()
+
+    # --- resources ---------------------------------------------------------------------------------
+    def _token_claims(self) -> dict[str, Any]:
+        _, session = self._cookie_session()
+        token = session.token if session is not None else None
+        if token is None:
+            authorization = self.headers.get("Authorization") or ""
+            if authorization.startswith("Bearer "):
+                token = authorization[len("Bearer ") :].strip()
+        if not token:
+            raise KbsError("TokenNotFound", "Attestation Token not found")
+        try:
+            header, _ = jwt.decode_unverified(token)
+            key_jwk = header.get("jwk")
+            if not isinstance(key_jwk, dict):
+                raise KbsError("TokenVerifierError", "Token Verifier error")
+            x = int.from_bytes(b64url_decode(str(key_jwk.get("x", ""))), "big")
+            y = int.from_bytes(b64url_decode(str(key_jwk.get("y", ""))), "big")
+            key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+            return jwt.verify(token, key)
+        except (CococtlError, ValueError):
+            raise KbsError("TokenVerifierError", "Token Verifier error") from None
+
+    def _resource(self, method: str, segments: list[str]) -> None:
+        if method == "GET":
+            claims = self._token_claims()
+            policy = self.state.resource_policy_text() or policies.DEFAULT
+            data = {"plugin": "resource", "resource-path": segments, "query": {}}
+            try:
+                allowed = allows(policy, input_value=claims, data=data)
+            except CococtlError as error:
+                raise KbsError("PolicyEngineError", f"Policy engine error: {error.message}") from None
+            if not allowed:
+                raise KbsError("PolicyDeny", "Access denied by policy")
+            path = self.state.resource_file(segments)
+            if not path.is_file():
+                raise KbsError("PluginInternalError", "Plugin internal error")
+            try:
+                pubkey = claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["runtime_data_claims"][
+                    "tee-pubkey"
+                ]
+                body = encrypt_to(pubkey, path.read_bytes())
+            except (KeyError, TypeError, JweFailure, CococtlError, ValueError):
+                raise KbsError("JweError", "JWE failed") from None
+            self._send(200, json.dumps(body).encode(), "application/json")
+        elif method in ("POST", "DELETE"):
+            try:
+                self._admin()
+            except KbsError as error:
+                raise KbsError(
+                    "AdminAuthInitialization", f"failed to initialize [admin] configuration: {error.detail}"
+                ) from None
+            path = self.state.resource_file(segments)
+            if method == "POST":
+                content = self._body()
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(content)
+                self._send(200, b"", "text/xml")
+            else:
+                if not path.is_file():
+                    raise KbsError("PluginInternalError", "Plugin internal error")
+                path.unlink()
+                self._send(200, b"", None)
+        else:
+            raise KbsError("PluginInternalError", "Plugin internal error")
+
+    # --- admin endpoints ------------------------------------------------------------------------------
+    @staticmethod
+    def _policy_text(encoded: Any) -> str:
+        if not isinstance(encoded, str):
+            raise KbsError("ParsePolicyError", "Failed to parse policy: missing policy")
+        try:
+            text = b64url_decode(encoded, what="policy").decode("utf-8")
+        except (CococtlError, UnicodeDecodeError) as error:
+            raise KbsError("ParsePolicyError", f"Failed to parse policy: {error}") from None
+        try:
+            check_policy(text)
+        except CococtlError as error:
+            raise KbsError("ParsePolicyError", f"Failed to parse policy: {error.message}") from None
+        return text
+
+    def _set_resource_policy(self, _rest: list[str]) -> None:
+        self._admin()
+        request = self._json_body()
+        text = self._policy_text(request.get("policy") if isinstance(request, dict) else None)
+        self.state.set_resource_policy(text)
+        self._send(200, b"", None)
+
+    def _get_resource_policy(self, _rest: list[str]) -> None:
+        self._admin()
+        self._send(200, json.dumps(["resource-policy"]).encode(), "application/json")
+
+    def _set_attestation_policy(self, _rest: list[str]) -> None:
+        self._admin()
+        request = self._json_body()
+        if not isinstance(request, dict) or not isinstance(request.get("policy_id"), str):
+            raise KbsError("AttestationError", "Attestation error: Set Attestation Policy failed")
+        text = self._policy_text(request.get("policy"))
+        self.state.attestation_policies[request["policy_id"]] = text
+        self._send(200, b"", None)
+
+    def _set_reference_value(self, _rest: list[str]) -> None:
+        self._admin()
+        request = self._json_body()
+        failed = KbsError("RvpsError", "RVPS configuration failed: invalid reference value message")
+        if not isinstance(request, dict) or request.get("version") != "0.1.0" or request.get("type") != "sample":
+            raise failed
+        try:
+            payload = json.loads(base64.b64decode(request.get("payload", ""), validate=True))
+        except (binascii.Error, ValueError, json.JSONDecodeError):
+            raise failed from None
+        if not isinstance(payload, dict):
+            raise failed
+        with self.state.lock:
+            self.state.reference_values.update(payload)
+        self._send(200, b"", "application/json")
+
+    def _get_reference_value(self, rest: list[str]) -> None:
+        self._admin()
+        name = "/".join(rest)
+        if name not in self.state.reference_values:
+            raise KbsError("RvpsError", f"RVPS configuration failed: reference value {name} not found")
+        self._send(200, json.dumps(self.state.reference_values[name]).encode(), "application/json")
+
+
+class DevKbs:
+    """Start the double in a background thread: ``url = DevKbs(config).start()``; ``stop()`` when done."""
+
+    def __init__(
+        self, config: DevKbsConfig, *, host: str = "127.0.0.1", port: int = 0, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        self.state = KbsState(config)
+        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"{self.scheme}://{host!s}:{port}"
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self.url
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

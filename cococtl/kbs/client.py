@@ -1,0 +1,171 @@
+"""RCAR attestation (protocol 0.4.0) and resource retrieval from a Trustee KBS.
+
+One :class:`KbsSession` attests once and then fetches any number of resources with its cookie:
+N resources cost N + 2 requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cococtl.errors import CococtlError, InvalidInputError, UnreachableError
+from cococtl.evidence import Attester
+from cococtl.kbs.errors import kbs_error
+from cococtl.kbs.jwe import TeeKeyPair
+from cococtl.kbs.uri import parse_resource_path
+from cococtl.netutil import ca_bundle
+
+PROTOCOL_VERSION = "0.4.0"
+USER_AGENT = "cococtl"
+_WARNED_PLAIN_HTTP: set[str] = set()
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS), what the KBS hashes."""
+    import rfc8785
+
+    return bytes(rfc8785.dumps(value))
+
+
+def report_data(nonce: str, tee_pubkey: dict[str, str], additional_evidence: str = "") -> bytes:
+    """SHA-384 of JCS({"tee-pubkey", "nonce", "additional-evidence"}): the primary evidence's report data."""
+    runtime = {"tee-pubkey": tee_pubkey, "nonce": nonce, "additional-evidence": additional_evidence}
+    return hashlib.sha384(canonical_json(runtime)).digest()
+
+
+def read_init_data(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        return {"format": "toml", "body": path.read_text(encoding="utf-8")}
+    except FileNotFoundError:
+        raise InvalidInputError(f"init-data file {path} does not exist") from None
+
+
+@dataclass
+class KbsClient:
+    url: str
+    cert_file: str | None = None
+    timeout: float = 30.0
+    requests_made: int = 0
+    _session: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        import requests
+
+        self.url = self.url.rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"KBS URL {self.url!r} must start with http:// or https://")
+        if self.url.startswith("http://") and self.url not in _WARNED_PLAIN_HTTP:
+            _WARNED_PLAIN_HTTP.add(self.url)
+            print(f"warning: talking to the KBS over plain HTTP ({self.url})", file=sys.stderr)
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> KbsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+        """One HTTP request to ``/kbs/v0/<path>``; non-200 answers become our errors."""
+        import requests
+
+        url = f"{self.url}/kbs/v0/{path}"
+        self.requests_made += 1
+        try:
+            response = self._session.request(
+                method, url, timeout=self.timeout, verify=ca_bundle(self.cert_file), **kwargs
+            )
+        except requests.exceptions.SSLError as exc:
+            raise UnreachableError(
+                f"{what}: TLS verification of {self.url} failed: {exc}",
+                hint="pass --cert-file with the KBS's CA certificate",
+            ) from None
+        except requests.exceptions.Timeout:
+            raise UnreachableError(f"{what}: the KBS at {self.url} did not answer within {self.timeout:g} s") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise UnreachableError(f"{what}: cannot reach the KBS at {self.url}: {exc}") from None
+        if response.status_code != 200:
+            raise kbs_error(response.status_code, response.content, what=what)
+        return response
+
+    def attest(self, attester: Attester, keypair: TeeKeyPair, *, init_data: dict[str, str] | None = None) -> str:
+        """Run the RCAR handshake; return the attestation token (the session cookie is kept)."""
+        challenge = self.request(
+            "POST",
+            "auth",
+            what="attestation (auth)",
+            json={
+                "version": PROTOCOL_VERSION,
+                "tee": attester.tee,
+                "extra-params": {"supported-hash-algorithms": ["sha384"]},
+            },
+        )
+        try:
+            body = challenge.json()
+            nonce = body["nonce"]
+        except (ValueError, KeyError, TypeError):
+            raise UnreachableError("attestation (auth): the KBS challenge has no nonce") from None
+        if not isinstance(nonce, str):
+            raise UnreachableError("attestation (auth): the KBS nonce is not a string")
+        pubkey = keypair.public_jwk()
+        evidence = attester.evidence(report_data(nonce, pubkey, ""))
+        attestation = {
+            "init-data": init_data,
+            "runtime-data": {"nonce": nonce, "tee-pubkey": pubkey},
+            "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""},
+        }
+        answer = self.request("POST", "attest", what="attestation (attest)", json=attestation)
+        try:
+            token = answer.json()["token"]
+        except (ValueError, KeyError, TypeError):
+            raise UnreachableError("attestation (attest): the KBS answer has no token") from None
+        return str(token)
+
+    def get_resource(self, path: str, keypair: TeeKeyPair, *, token: str | None = None) -> bytes:
+        """GET one resource with the session cookie (or a Bearer token) and decrypt its JWE."""
+        resource = parse_resource_path(path).path
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.request("GET", f"resource/{resource}", what=f"resource {resource}", headers=headers)
+        return keypair.decrypt(response.content)
+
+
+def token_claims_summary(token: str) -> dict[str, Any]:
+    """The parts of an EAR token a report shows (no signature check: the KBS did that)."""
+    from cococtl.kbs.b64 import b64url_decode
+
+    try:
+        claims = json.loads(b64url_decode(token.split(".")[1], what="token payload"))
+    except (IndexError, CococtlError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    submods = claims.get("submods", {}) if isinstance(claims, dict) else {}
+    return {
+        "issuer": claims.get("iss"),
+        "expires": claims.get("exp"),
+        "status": {name: sub.get("ear.status") for name, sub in submods.items() if isinstance(sub, dict)},
+    }
+
+
+def fetch_resources(
+    client: KbsClient,
+    attester: Attester,
+    paths: Sequence[str],
+    *,
+    keypair: TeeKeyPair | None = None,
+    init_data: dict[str, str] | None = None,
+) -> tuple[dict[str, bytes], str]:
+    """One handshake, then every resource: returns ({path: bytes}, token)."""
+    pair = keypair or TeeKeyPair.generate()
+    token = client.attest(attester, pair, init_data=init_data)
+    return {parse_resource_path(p).path: client.get_resource(p, pair) for p in paths}, token

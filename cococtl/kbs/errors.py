@@ -1,0 +1,52 @@
+"""Trustee answers almost every failure with 401 and ``{"type": ".../<Variant>", "detail": …}``.
+
+Map by the variant, not by the status (kbs/src/error.rs).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cococtl.errors import CococtlError, DeniedError, InvalidInputError, NotFoundError, UnreachableError
+
+_DENIED = {
+    "PolicyDeny",
+    "AdminAuthAccess",
+    "AdminAuth",
+    "AdminAuthInitialization",
+    "TokenVerifierError",
+    "AttestationError",
+    "TokenNotFound",
+}
+
+
+def parse_error_body(body: bytes) -> tuple[str, str]:
+    """Return (variant, detail) from an error body; ("", text) when it is not Trustee's JSON."""
+    try:
+        document: Any = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "", body[:300].decode("utf-8", errors="replace").strip()
+    if not isinstance(document, dict):
+        return "", str(document)[:300]
+    variant = str(document.get("type", "")).rsplit("/", 1)[-1]
+    return variant, str(document.get("detail", ""))
+
+
+def kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
+    variant, detail = parse_error_body(body)
+    shown = f"{detail} ({variant})" if variant else (detail or f"HTTP {status}")
+    if variant == "PolicyDeny":
+        return DeniedError(f"{what}: denied by the KBS resource policy: {shown}")
+    if variant == "PluginInternalError":
+        return NotFoundError(
+            f"{what}: the KBS could not provide it: {shown}",
+            hint="Trustee reports a missing resource and a bad path both as 401 PluginInternalError",
+        )
+    if variant in ("PluginNotFound", "InvalidRequestPath") or status == 404:
+        return NotFoundError(f"{what}: not found on this KBS: {shown}")
+    if variant in ("ParsePolicyError", "SerdeError"):
+        return InvalidInputError(f"{what}: the KBS rejected the request: {shown}")
+    if variant in _DENIED or status in (401, 403):
+        return DeniedError(f"{what}: {shown}")
+    return UnreachableError(f"{what}: the KBS answered HTTP {status}: {shown}")

@@ -1,0 +1,1 @@
+"""Rego policies (Trustee's resource and attestation policies), parsed and evaluated with regopy."""
