@@ -32,6 +32,13 @@ def run(
             "--kbs-url", metavar="URL", envvar="COCOCTL_KBS_URL", help="KBS for resources whose manifest names none."
         ),
     ] = None,
+    tee: Annotated[str, typer.Option("--tee", help="Evidence: auto, sample, tdx or snp.")] = "auto",
+    attester_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--attester-cmd", metavar="CMD", help="Program printing evidence JSON; {report_data_hex} is replaced."
+        ),
+    ] = None,
     algo_type: Annotated[
         str | None, typer.Option("--algo-type", help="python, bin, wasm or docker, if the manifest has none.")
     ] = None,
@@ -64,19 +71,27 @@ def run(
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
 ) -> None:
     """Download, decrypt, verify and execute a computation manifest, then collect its results."""
-    from cococtl.compute.keysource import MissingKeySource, OfflineKeySource
+    from cococtl.compute.keysource import KbsKeySource, KeySource, OfflineKeySource
     from cococtl.compute.runner import Peers, RunOptions, run_computation
     from cococtl.compute.wiring import make_fetch
+    from cococtl.evidence.detect import choose_attester
     from cococtl.manifest.model import load_manifest
     from cococtl.sources.base import FetchSettings
 
     out = get_output(ctx)
     parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url)
+    keys: KeySource
+    if keys_file is not None:
+        keys = OfflineKeySource(keys_file)
+    else:
+        needs_kbs = any(r.encrypted for r in (parsed.algorithm, *parsed.datasets))
+        attester = choose_attester(tee, attester_cmd, warn=needs_kbs)
+        keys = KbsKeySource(attester, cert_file=str(cert_file) if cert_file else None, timeout=network_timeout)
     peers = Peers(
         fetch=make_fetch(
             FetchSettings(timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None)
         ),
-        keys=OfflineKeySource(keys_file) if keys_file is not None else MissingKeySource(),
+        keys=keys,
     )
     options = RunOptions(
         results_dir=results,

@@ -40,11 +40,27 @@ class OfflineKeySource:
         return KeyBatch(keys, {"kbs": None, "tee": None, "source": f"offline keys file {self.keys_file}"})
 
 
-class MissingKeySource:
-    """Used when the run was given no key source: fine for plaintext resources, an error otherwise."""
+@dataclass
+class KbsKeySource:
+    """Attest once per KBS and fetch every key that KBS holds in that one session (N + 2 requests)."""
+
+    attester: Any
+    cert_file: str | None = None
+    timeout: float = 30.0
+    tee_key_type: str = "ec-p256"
 
     def fetch(self, kbs_url: str | None, paths: Sequence[str]) -> KeyBatch:
-        raise InvalidInputError(
-            f"the manifest needs keys ({', '.join(paths)}) but no key source was given",
-            hint="pass --keys-file with offline_fs key JSON (cococtl keys generate)",
+        from cococtl.kbs.client import KbsClient, fetch_resources, token_claims_summary
+        from cococtl.kbs.jwe import TeeKeyPair
+
+        if not kbs_url:
+            raise InvalidInputError(
+                f"the manifest needs keys ({', '.join(paths)}) but names no KBS",
+                hint="add kbs: {url: ...} to the manifest, pass --kbs-url, or use --keys-file",
+            )
+        with KbsClient(kbs_url, cert_file=self.cert_file, timeout=self.timeout) as client:
+            keys, token = fetch_resources(client, self.attester, paths, keypair=TeeKeyPair.generate(self.tee_key_type))
+            requests = client.requests_made
+        return KeyBatch(
+            keys, {"kbs": kbs_url, "tee": self.attester.tee, "claims": token_claims_summary(token)}, requests
         )

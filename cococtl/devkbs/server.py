@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cococtl.devkbs import policies
 from cococtl.devkbs.admin import AdminDenied, AdminPolicy
 from cococtl.devkbs.ear import sample_ear_claims
 from cococtl.devkbs.jwe import JweFailure, encrypt_to
 from cococtl.errors import CococtlError
 from cococtl.kbs import jwt
 from cococtl.kbs.b64 import b64url, b64url_decode
+from cococtl.policy import builtin as policies
 from cococtl.policy.rego import allows, check_policy
 
 ERROR_TYPE = "https://github.com/confidential-containers/kbs/errors/"

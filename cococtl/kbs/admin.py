@@ -1,0 +1,151 @@
+"""The KBS admin API: resources, policies, reference values; bearer or Ed25519-minted credentials."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from cococtl.errors import InvalidInputError, NotFoundError
+from cococtl.kbs import jwt
+from cococtl.kbs.b64 import b64url
+from cococtl.kbs.client import KbsClient
+from cococtl.kbs.uri import parse_resource_path
+from cococtl.policy.rego import check_policy
+
+
+def load_ed25519_key(path: Path) -> ed25519.Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise NotFoundError(f"admin key {path} does not exist") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"admin key {path} is not an unencrypted private key PEM: {exc}") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InvalidInputError(f"admin key {path} must be an Ed25519 private key")
+    return key
+
+
+def mint_admin_token(
+    key: ed25519.Ed25519PrivateKey,
+    *,
+    ttl_seconds: int,
+    role: str | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """An EdDSA JWT like Trustee's setup scripts (with role) or the old kbs-client (iat/exp/nbf only)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"iat": now, "nbf": now, "exp": now + ttl_seconds}
+    if issuer is not None:
+        claims["iss"] = issuer
+    if audience is not None:
+        claims["aud"] = [audience]
+    if role is not None:
+        claims["role"] = role
+    return jwt.sign(claims, key)
+
+
+@dataclass
+class AdminCredentials:
+    """A bearer token (Trustee ≥ 0.21) or an Ed25519 key that mints a 2-hour token per request (0.16–0.20)."""
+
+    token: str | None = None
+    key: ed25519.Ed25519PrivateKey | None = None
+    role: str | None = None
+
+    @classmethod
+    def from_options(cls, token_file: Path | None, key_file: Path | None, role: str | None) -> AdminCredentials:
+        if token_file is not None and key_file is not None:
+            raise InvalidInputError("give --admin-token-file or --admin-key, not both")
+        if token_file is not None:
+            try:
+                return cls(token=token_file.read_text().strip())
+            except FileNotFoundError:
+                raise NotFoundError(f"admin token file {token_file} does not exist") from None
+        if key_file is not None:
+            return cls(key=load_ed25519_key(key_file), role=role)
+        return cls()
+
+    def header(self) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.key is not None:
+            return {"Authorization": f"Bearer {mint_admin_token(self.key, ttl_seconds=7200, role=self.role)}"}
+        return {}
+
+
+def policy_payload(text: str) -> str:
+    """Policies travel as URL-safe base64 without padding (Trustee rejects padding)."""
+    return b64url(text.encode("utf-8"))
+
+
+class KbsAdmin:
+    def __init__(self, client: KbsClient, credentials: AdminCredentials) -> None:
+        self.client = client
+        self.credentials = credentials
+
+    def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+        headers = {**kwargs.pop("headers", {}), **self.credentials.header()}
+        return self.client.request(method, path, what=what, headers=headers, **kwargs)
+
+    def set_resource(self, path: str, data: bytes) -> str:
+        resource = parse_resource_path(path).path
+        self._call(
+            "POST",
+            f"resource/{resource}",
+            what=f"set resource {resource}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return resource
+
+    def delete_resource(self, path: str) -> str:
+        resource = parse_resource_path(path).path
+        self._call("DELETE", f"resource/{resource}", what=f"delete resource {resource}")
+        return resource
+
+    def set_resource_policy(self, text: str, *, name: str = "resource policy") -> None:
+        check_policy(text, name=name)
+        self._call("POST", "resource-policy", what="set resource policy", json={"policy": policy_payload(text)})
+
+    def get_resource_policy(self) -> Any:
+        response = self._call("GET", "resource-policy", what="get resource policy")
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def set_attestation_policy(
+        self, text: str, *, policy_id: str, policy_type: str = "rego", name: str = "attestation policy"
+    ) -> None:
+        check_policy(text, name=name)
+        self._call(
+            "POST",
+            "attestation-policy",
+            what="set attestation policy",
+            json={"type": policy_type, "policy_id": policy_id, "policy": policy_payload(text)},
+        )
+
+    def set_reference_value(self, name: str, value: Any, *, rv_type: str = "sample") -> None:
+        # The RVPS takes STANDARD padded base64, unlike the policy endpoints.
+        payload = base64.b64encode(json.dumps({name: value}).encode()).decode()
+        self._call(
+            "POST",
+            "reference-value",
+            what=f"set reference value {name}",
+            json={"version": "0.1.0", "type": rv_type, "payload": payload},
+        )
+
+    def get_reference_value(self, name: str) -> Any:
+        response = self._call("GET", f"reference-value/{name}", what=f"reference value {name}")
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
