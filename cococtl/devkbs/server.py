@@ -70,6 +70,7 @@ class DevKbsConfig:
     storage: Path
     admin: AdminPolicy = field(default_factory=AdminPolicy)
     token_ttl: int = 300
+    token_leeway: int = 60
     session_ttl: int = 300
     resource_policy: str | None = None
 
@@ -345,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
             x = int.from_bytes(b64url_decode(str(key_jwk.get("x", ""))), "big")
             y = int.from_bytes(b64url_decode(str(key_jwk.get("y", ""))), "big")
             key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-            return jwt.verify(token, key)
+            return jwt.verify(token, key, leeway=self.state.config.token_leeway)
         except (CococtlError, ValueError):
             raise KbsError("TokenVerifierError", "Token Verifier error") from None
 

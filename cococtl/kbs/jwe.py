@@ -105,9 +105,17 @@ class TeeKeyPair:
             raise IntegrityError(f"the KBS response is not a valid JWE: {error.message}") from None
 
     def _decrypt(self, body: Any) -> bytes:
+        if isinstance(body, bytes | str):
+            try:
+                body = json.loads(body)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise IntegrityError("the KBS response is not a JWE (not JSON)") from None
         fields = parse_flattened_jwe(body)
         protected_text = fields["protected"]
-        header = _protected_header(protected_text)
+        # The JOSE header is the union of the protected and per-recipient headers (RFC 7516 §4); Trustee
+        # puts everything in "protected", other JOSE implementations put "epk" in "header".
+        unprotected = body.get("header")
+        header = {**(unprotected if isinstance(unprotected, dict) else {}), **_protected_header(protected_text)}
         cek = self._unwrap_cek(header, b64url_decode(fields.get("encrypted_key", ""), what="encrypted_key"))
         iv = b64url_decode(fields["iv"], what="iv")
         ciphertext = b64url_decode(fields["ciphertext"], what="ciphertext")
