@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cococtl.devkbs.server import DevKbs, DevKbsConfig
 from tests.integration.peers import FileServer, Process, TlsFiles, make_tls, start_gcs_emulator, start_moto
 
 
@@ -60,3 +63,31 @@ def s3_env(s3_server: Process, monkeypatch: pytest.MonkeyPatch) -> Process:
 def gcs_env(gcs_server: Process, monkeypatch: pytest.MonkeyPatch) -> Process:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
     return gcs_server
+
+
+@dataclass
+class RunningKbs:
+    server: DevKbs
+    storage: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        return self.server.state.requests
+
+
+def start_devkbs(storage: Path, tls: tuple[Path, Path] | None = None, **config: Any) -> RunningKbs:
+    server = DevKbs(DevKbsConfig(storage=storage, **config), tls=tls)
+    server.start()
+    return RunningKbs(server, storage)
+
+
+@pytest.fixture
+def devkbs(tmp_path: Path) -> Iterator[RunningKbs]:
+    """The local KBS double with Trustee's default policy and InsecureAllowAll admin."""
+    kbs = start_devkbs(tmp_path / "kbs")
+    yield kbs
+    kbs.server.stop()
