@@ -18,8 +18,8 @@ from tests.integration.peers import Behaviour, FileServer, Process, TlsFiles
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
-IRIS = (ROOT / "examples" / "datasets" / "iris.csv").read_bytes()
-ALGORITHM = (ROOT / "examples" / "algorithms" / "iris" / "algorithm.py").read_bytes()
+IRIS = (ROOT / "cococtl" / "demo" / "assets" / "iris.csv").read_bytes()
+ALGORITHM = (ROOT / "cococtl" / "demo" / "assets" / "iris_algorithm.py").read_bytes()
 
 
 def _encrypt(data: bytes, key: bytes) -> bytes:
@@ -194,3 +194,36 @@ def test_plaintext_needs_no_keys_but_encrypted_does(tmp_path: Path, cli: Any, ht
     )
     result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out2", expect=3)
     assert "--keys-file" in result.stderr and "a/b/c" in result.stderr
+
+
+def _kbs_manifest(tmp_path: Path, kbs_url: str, algo_uri: str, data_uri: str) -> Path:
+    manifest = _manifest(tmp_path, algo_uri, data_uri)
+    document = json.loads(manifest.read_text())
+    document["kbs"] = {"url": kbs_url}
+    manifest.write_text(json.dumps(document))
+    return manifest
+
+
+def test_run_with_the_kbs_double(tmp_path: Path, cli: Any, keys: dict[str, Any], devkbs: Any,
+                                 http_server: FileServer) -> None:
+    from cococtl.kbs.admin import AdminCredentials, KbsAdmin
+    from cococtl.kbs.client import KbsClient
+    from cococtl.policy.builtin import ALLOW_ALL
+
+    admin = KbsAdmin(KbsClient(devkbs.url), AdminCredentials())
+    admin.set_resource("default/key/algo", keys["algo"])
+    admin.set_resource("default/key/data", keys["data"])
+    algo_uri = http_server.publish("algo.enc", _encrypt(ALGORITHM, keys["algo"]))
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    manifest = _kbs_manifest(tmp_path, devkbs.url, algo_uri, data_uri)
+    result = cli("run", manifest, "--tee", "sample", "--results", tmp_path / "denied", expect=5)
+    assert "denied by the KBS resource policy" in result.stderr and "iris: 150 rows" not in result.stderr
+    admin.set_resource_policy(ALLOW_ALL)
+    report = cli("--json", "run", manifest, "--tee", "sample", "--results", tmp_path / "out").json
+    assert report["state"] == "Complete"
+    (attestation,) = report["attestation"]
+    assert attestation["kbs"] == devkbs.url and attestation["tee"] == "sample"
+    assert attestation["requests"] == 2 + 2 and attestation["claims"]["status"] == {"cpu0": "contraindicated"}
+    admin.set_resource("default/key/data", os.urandom(32))
+    cli("run", manifest, "--tee", "sample", "--results", tmp_path / "wrong", expect=7)
+    _no_plaintext_left(keys)

@@ -1,0 +1,1 @@
+"""``cococtl demo``: the whole attested computation on this machine, with local peers."""
