@@ -9,8 +9,8 @@ import typer
 
 from cococtl.cli.output import get_output
 
-encrypt_app = typer.Typer(no_args_is_help=True, help="Encrypt files in the Go/Cocos AES-256-GCM format.")
-decrypt_app = typer.Typer(no_args_is_help=True, help="Decrypt Go/Cocos AES-256-GCM files.")
+encrypt_app = typer.Typer(no_args_is_help=True, help="Encrypt files (Go/Cocos AES-256-GCM) and OCI images (ocicrypt).")
+decrypt_app = typer.Typer(no_args_is_help=True, help="Decrypt files and OCI images.")
 
 InputArg = Annotated[str, typer.Argument(metavar="INPUT", help="File to read, or - for stdin.")]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", metavar="OUTPUT", help="File to write, or - for stdout.")]

@@ -73,7 +73,7 @@ def run(
     """Download, decrypt, verify and execute a computation manifest, then collect its results."""
     from cococtl.compute.keysource import KbsKeySource, KeySource, OfflineKeySource
     from cococtl.compute.runner import Peers, RunOptions, run_computation
-    from cococtl.compute.wiring import make_fetch
+    from cococtl.compute.wiring import make_fetch, oci_peers
     from cococtl.evidence.detect import choose_attester
     from cococtl.manifest.model import load_manifest
     from cococtl.sources.base import FetchSettings
@@ -92,6 +92,7 @@ def run(
             FetchSettings(timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None)
         ),
         keys=keys,
+        **oci_peers(),
     )
     options = RunOptions(
         results_dir=results,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cococtl.compute.keysource import KbsKeySource
 from cococtl.compute.runner import Peers, RunOptions, RunReport, run_computation
-from cococtl.compute.wiring import make_fetch
+from cococtl.compute.wiring import make_fetch, oci_peers
 from cococtl.crypto.files import encrypt_file
 from cococtl.crypto.keys import create_key_file
 from cococtl.demo.httpd import StaticServer
@@ -22,6 +22,9 @@ from cococtl.evidence.sample import SampleAttester
 from cococtl.kbs.admin import AdminCredentials, KbsAdmin
 from cococtl.kbs.client import KbsClient
 from cococtl.manifest.model import load_manifest
+from cococtl.oci.build import build_image
+from cococtl.oci.image import encrypt_image
+from cococtl.oci.layout import parse_reference
 from cococtl.policy.builtin import ALLOW_ALL
 from cococtl.sources.base import FetchSettings
 
@@ -46,7 +49,7 @@ def run_demo(workdir: Path, *, say: Callable[[str], None], sink: Callable[[str, 
     """Run the whole scenario in ``workdir`` (which must exist and be empty)."""
     started = time.monotonic()
     www, secrets, kbs_dir = workdir / "www", workdir / "keys", workdir / "kbs-storage"
-    for directory in (www, secrets, kbs_dir):
+    for directory in (www, secrets, kbs_dir, workdir / "oci"):
         directory.mkdir(mode=0o700)
     plain = workdir / "plaintext"
     plain.mkdir()
@@ -62,9 +65,19 @@ def run_demo(workdir: Path, *, say: Callable[[str], None], sink: Callable[[str, 
         algo_key = create_key_file(secrets / "algorithm.key", force=False)
         data_key = create_key_file(secrets / "dataset.key", force=False)
         say(f"3. generated two AES-256 keys in {secrets} (0600)")
-        encrypt_file(algo_key, plain / "iris_algorithm.py", www / "iris_algorithm.py.enc")
+        build_image(plain / "image", [{"iris_algorithm.py": _asset("iris_algorithm.py")}], tag="v1")
+        image = workdir / "oci" / "iris-algorithm"
+        encrypt_image(
+            parse_reference(f"oci:{plain / 'image'}:v1"),
+            parse_reference(f"oci:{image}:v1"),
+            algo_key,
+            f"kbs:///{ALGORITHM_KEY}",
+        )
         encrypt_file(data_key, plain / "iris.csv", www / "iris.csv.enc")
-        say("4. encrypted the algorithm and the dataset (Go/Cocos AES-256-GCM) into the HTTP storage")
+        say(
+            f"4. packaged the algorithm as an OCI image and encrypted it (ocicrypt, kid kbs:///{ALGORITHM_KEY}) "
+            f"into the local layout {image}, and encrypted the dataset (Go/Cocos AES-256-GCM) into the HTTP storage"
+        )
         admin = KbsAdmin(KbsClient(kbs.url), AdminCredentials())
         admin.set_resource(ALGORITHM_KEY, algo_key)
         admin.set_resource(DATASET_KEY, data_key)
@@ -75,8 +88,8 @@ def run_demo(workdir: Path, *, say: Callable[[str], None], sink: Callable[[str, 
             "computation_id": "iris-demo",
             "kbs": {"url": kbs.url},
             "algorithm": {
-                "type": "http",
-                "uri": f"{storage.url}/iris_algorithm.py.enc",
+                "type": "oci-image",
+                "uri": f"oci:{image}:v1",
                 "encrypted": True,
                 "kbs_resource_path": ALGORITHM_KEY,
                 "algo_type": "python",
@@ -101,7 +114,9 @@ def run_demo(workdir: Path, *, say: Callable[[str], None], sink: Callable[[str, 
         )
         parsed = load_manifest(manifest_path)
         peers = Peers(
-            fetch=make_fetch(FetchSettings(timeout=10, retries=1)), keys=KbsKeySource(SampleAttester(), timeout=10)
+            fetch=make_fetch(FetchSettings(timeout=10, retries=1)),
+            keys=KbsKeySource(SampleAttester(), timeout=10),
+            **oci_peers(),
         )
         report = run_computation(
             parsed, peers, RunOptions(results_dir=workdir / "results", workdir_parent=workdir), sink=sink
@@ -120,10 +135,11 @@ def manual_steps(workdir: Path) -> str:
     return f"""# Repeat the demo by hand (in {workdir}):
 cococtl kbs dev-server --port 8080 --storage {workdir}/kbs-storage &        # the local KBS double
 (cd {workdir}/www && python3 -m http.server 8000 --bind 127.0.0.1) &        # loopback storage
+cococtl inspect oci:{workdir}/oci/iris-algorithm:v1 --key {workdir}/keys/algorithm.key   # the encrypted image
 cococtl kbs set-resource --path {ALGORITHM_KEY} --resource-file {workdir}/keys/algorithm.key
 cococtl kbs set-resource --path {DATASET_KEY} --resource-file {workdir}/keys/dataset.key
 cococtl kbs set-resource-policy --allow-all
-sed -e 's#http://127.0.0.1:[0-9]*/iris#http://127.0.0.1:8000/iris#' \\
+sed -e 's#http://127.0.0.1:[0-9]*/iris.csv#http://127.0.0.1:8000/iris.csv#' \\
     -e 's#"url": "http://127.0.0.1:[0-9]*"#"url": "http://127.0.0.1:8080"#' \\
     {workdir}/manifest.json > {workdir}/manifest-manual.json
 cococtl run {workdir}/manifest-manual.json --tee sample --results {workdir}/results-manual

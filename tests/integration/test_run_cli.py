@@ -204,8 +204,9 @@ def _kbs_manifest(tmp_path: Path, kbs_url: str, algo_uri: str, data_uri: str) ->
     return manifest
 
 
-def test_run_with_the_kbs_double(tmp_path: Path, cli: Any, keys: dict[str, Any], devkbs: Any,
-                                 http_server: FileServer) -> None:
+def test_run_with_the_kbs_double(
+    tmp_path: Path, cli: Any, keys: dict[str, Any], devkbs: Any, http_server: FileServer
+) -> None:
     from cococtl.kbs.admin import AdminCredentials, KbsAdmin
     from cococtl.kbs.client import KbsClient
     from cococtl.policy.builtin import ALLOW_ALL
@@ -226,4 +227,48 @@ def test_run_with_the_kbs_double(tmp_path: Path, cli: Any, keys: dict[str, Any],
     assert attestation["requests"] == 2 + 2 and attestation["claims"]["status"] == {"cpu0": "contraindicated"}
     admin.set_resource("default/key/data", os.urandom(32))
     cli("run", manifest, "--tee", "sample", "--results", tmp_path / "wrong", expect=7)
+    _no_plaintext_left(keys)
+
+
+def test_oci_algorithm_and_dataset_images(tmp_path: Path, cli: Any, keys: dict[str, Any]) -> None:
+    from cococtl.oci.image import encrypt_image
+    from cococtl.oci.layout import parse_reference
+    from tests.oci_images import build_image
+
+    build_image(tmp_path / "algo", [{"lib/requirements.txt": b""}, {"app/iris.py": ALGORITHM, "app/README.md": b"x"}])
+    encrypt_image(
+        parse_reference(f"oci:{tmp_path / 'algo'}"),
+        parse_reference(f"oci:{tmp_path / 'algo-enc'}:1"),
+        keys["algo"],
+        "kbs:///default/key/algo",
+    )
+    build_image(tmp_path / "data", [{"data/iris.csv": IRIS}])
+    encrypt_image(
+        parse_reference(f"oci:{tmp_path / 'data'}"),
+        parse_reference(f"oci:{tmp_path / 'data-enc'}:1"),
+        keys["data"],
+        "kbs:///default/key/data",
+    )
+    document = {
+        "computation_id": "oci",
+        "algorithm": {
+            "uri": f"oci:{tmp_path / 'algo-enc'}:1",
+            "encrypted": True,
+            "algo_type": "python",
+            "hash": hashlib.sha3_256(ALGORITHM).hexdigest(),
+        },
+        "datasets": [
+            {
+                "uri": f"oci:{tmp_path / 'data-enc'}:1",
+                "encrypted": True,
+                "filename": "iris.csv",
+                "hash": hashlib.sha3_256(IRIS).hexdigest(),
+            }
+        ],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    report = cli("--json", "run", tmp_path / "m.json", "--keys-file", keys["file"], "--results", tmp_path / "out").json
+    assert report["state"] == "Complete"
+    assert [r["type"] for r in report["resources"]] == ["oci-image", "oci-image"]
+    assert "150 rows" in (tmp_path / "out" / "summary.txt").read_text()
     _no_plaintext_left(keys)

@@ -1,0 +1,1 @@
+"""OCI images: layouts, ocicrypt layer encryption, attestation-agent key-provider annotations."""
