@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from cococtl import __version__
-from cococtl.cli import completion, crypt, demo, image, kbs, keys, manifest, policy, run
+from cococtl.cli import as_cmd, completion, crypt, demo, image, kbs, keys, manifest, policy, run
 from cococtl.cli.output import Output, get_output, report_error
 from cococtl.errors import EXIT_CODE_MEANINGS, CococtlError, ExitCode
 
@@ -133,6 +133,7 @@ app.add_typer(image.inspect_app, name="inspect")
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(kbs.app, name="kbs")
+app.add_typer(as_cmd.app, name="as")
 app.add_typer(policy.app, name="policy")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)

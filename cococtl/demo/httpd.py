@@ -10,6 +10,8 @@ from typing import Any
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+
     def log_message(self, *args: Any) -> None:
         pass
 

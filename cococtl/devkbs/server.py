@@ -133,6 +133,7 @@ def _canonical_pubkey(key: Any) -> dict[str, str]:
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "cococtl-devkbs"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     protocol_version = "HTTP/1.1"
     state: KbsState
 

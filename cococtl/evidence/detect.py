@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from cococtl.errors import ExternalToolError, InvalidInputError
+from cococtl.errors import InvalidInputError
 from cococtl.evidence import Attester
 from cococtl.evidence.command import CommandAttester
 from cococtl.evidence.sample import SampleAttester
+from cococtl.evidence.tsm import SnpAttester, TdxAttester, tsm_root
 
 TEE_CHOICES = ("auto", "sample", "tdx", "snp")
 
 
-def tsm_root() -> Path:
-    return Path(os.environ.get("COCOCTL_TSM_ROOT", "/sys/kernel/config/tsm/report"))
-
-
 def detect_tee() -> str | None:
-    """The confidential-computing hardware this guest has, if any."""
+    """The confidential-computing hardware this guest has, if any (configfs-tsm provider or device)."""
+    root = tsm_root()
+    if root.is_dir():
+        for entry in root.iterdir():
+            provider = entry / "provider"
+            if provider.is_file():
+                name = provider.read_text().strip()
+                return {"tdx_guest": "tdx", "sev_guest": "snp"}.get(name)
     if Path("/dev/tdx_guest").exists() or Path("/dev/tdx-guest").exists():
         return "tdx"
     if Path("/dev/sev-guest").exists():
@@ -45,7 +48,6 @@ def choose_attester(tee: str, attester_cmd: str | None, *, warn: bool = True) ->
         tee = found
     if tee == "sample":
         return SampleAttester()
-    raise ExternalToolError(
-        f"native {tee} evidence collection is not implemented in this version of cococtl",
-        hint=f"pass --attester-cmd 'YOUR-{tee.upper()}-ATTESTER {{report_data_hex}}' to supply the evidence JSON",
-    )
+    if tee == "tdx":
+        return TdxAttester()
+    return SnpAttester()
