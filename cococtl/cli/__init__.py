@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from cococtl import __version__
-from cococtl.cli import as_cmd, completion, crypt, demo, image, kbs, keys, manifest, policy, run
+from cococtl.cli import as_cmd, completion, crypt, demo, image, kbs, keyprovider, keys, manifest, policy, run
 from cococtl.cli.output import Output, get_output, report_error
 from cococtl.errors import EXIT_CODE_MEANINGS, CococtlError, ExitCode
 
@@ -130,6 +130,7 @@ app.add_typer(crypt.decrypt_app, name="decrypt")
 crypt.encrypt_app.command("image")(image.encrypt_image)
 crypt.decrypt_app.command("image")(image.decrypt_image)
 app.add_typer(image.inspect_app, name="inspect")
+app.add_typer(keyprovider.app, name="keyprovider")
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(kbs.app, name="kbs")

@@ -1,0 +1,173 @@
+"""The ocicrypt key-provider protocol, cmd (a real subprocess, as skopeo runs it) and gRPC."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from cococtl.oci import annotations as ann
+
+pytestmark = pytest.mark.integration
+PLBCO = (
+    b'{"symkey":"1jL2jJV0Oyz2nmPkLtqulW6cKcpIUN5FpILcVnP5Uqs=","digest":"sha256:18be",'
+    b'"cipheroptions":{"nonce":"r10F9oaCu+nWFXfod3l83g=="}}'
+)
+
+
+def _wrap_request(params: str, optsdata: bytes = PLBCO) -> bytes:
+    # The exact shape skopeo (Go ocicrypt) sends: see image-encryption notes §1.3.
+    return json.dumps(
+        {
+            "op": "keywrap",
+            "keywrapparams": {
+                "ec": {
+                    "Parameters": {"attestation-agent": [base64.b64encode(params.encode()).decode()]},
+                    "DecryptConfig": {"Parameters": {}},
+                },
+                "optsdata": base64.b64encode(optsdata).decode(),
+            },
+            "keyunwrapparams": {"dc": None, "annotation": None},
+        }
+    ).encode()
+
+
+def _unwrap_request(annotation_b64: str) -> bytes:
+    return json.dumps(
+        {
+            "op": "keyunwrap",
+            "keywrapparams": {"ec": None, "optsdata": None},
+            "keyunwrapparams": {
+                "dc": {"Parameters": {"attestation-agent": ["b2ZmbGluZV9mc19rYmM6Om51bGw="]}},
+                "annotation": annotation_b64,
+            },
+        }
+    ).encode()
+
+
+def _provider(stdin: bytes, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["cococtl", "keyprovider", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    kek = os.urandom(32)
+    (tmp_path / "kek").write_bytes(kek)
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps({"default/key/img": base64.b64encode(kek).decode()}))
+    return tmp_path / "kek", keys_file, kek
+
+
+def test_cmd_wrap_then_unwrap(keys: tuple[Path, Path, bytes]) -> None:
+    kek_file, keys_file, kek = keys
+    wrapped = _provider(_wrap_request(f"keypath={kek_file}::keyid=kbs:///default/key/img::algorithm=A256GCM"))
+    assert wrapped.returncode == 0, wrapped.stderr
+    response = json.loads(wrapped.stdout)
+    annotation = response["keywrapresults"]["annotation"]
+    packet = ann.KeyProviderAnnotation.from_json(base64.b64decode(annotation))
+    assert packet.kid == "kbs:///default/key/img" and packet.wrap_type == "A256GCM" and len(packet.iv) == 12
+    assert packet.unwrap(kek) == PLBCO
+    unwrapped = _provider(_unwrap_request(annotation), env={"KP_KEYS_FILE": str(keys_file)})
+    assert unwrapped.returncode == 0, unwrapped.stderr
+    assert base64.b64decode(json.loads(unwrapped.stdout)["keyunwrapresults"]["optsdata"]) == PLBCO
+
+
+def test_cmd_sample_mode_and_upstream_vector() -> None:
+    wrapped = _provider(_wrap_request("sample=true"))
+    packet = ann.KeyProviderAnnotation.from_json(
+        base64.b64decode(json.loads(wrapped.stdout)["keywrapresults"]["annotation"])
+    )
+    assert packet.kid == ann.SAMPLE_KID and packet.unwrap(ann.SAMPLE_KEK) == PLBCO
+
+
+def test_cmd_errors_go_to_stderr_only(keys: tuple[Path, Path, bytes]) -> None:
+    kek_file, _, _ = keys
+    for params, message in (
+        (f"keypath={kek_file}", b"keyid"),
+        ("keyid=kbs:///a/b/c", b"keypath"),
+        (f"keypath={kek_file}::keyid=/default/image-kek/1", b"kbs:///"),
+    ):
+        result = _provider(_wrap_request(params))
+        assert result.returncode != 0 and result.stdout == b"" and message in result.stderr
+    result = _provider(_unwrap_request(base64.b64encode(b'{"kid":"kbs:///a/b/c","wrapped_data":"","iv":""}').decode()))
+    assert result.returncode == 3 and b"--keys-file" in result.stderr
+
+
+def test_grpc_round_trip_with_an_independent_protobuf(keys: tuple[Path, Path, bytes]) -> None:
+    import grpc
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    from cococtl.oci.grpc_service import serve
+
+    kek_file, keys_file, _ = keys
+    # Build the upstream messages from a descriptor with the protobuf runtime (not our hand encoder).
+    proto = descriptor_pb2.FileDescriptorProto(name="keyprovider_test.proto", package="keyprovider")
+    for name in ("keyProviderKeyWrapProtocolInput", "keyProviderKeyWrapProtocolOutput"):
+        message = proto.message_type.add(name=name)
+        message.field.add(
+            name=name[0].upper() + name[1:],
+            number=1,
+            type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+            label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+        )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    request_cls = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("keyprovider.keyProviderKeyWrapProtocolInput")
+    )
+    response_cls = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("keyprovider.keyProviderKeyWrapProtocolOutput")
+    )
+
+    from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
+
+    document = load_offline_fs_json(keys_file)
+    stop, ports = threading.Event(), []
+    thread = threading.Thread(
+        target=serve,
+        args=("127.0.0.1:0", lambda kid: key_from_offline_fs(document, kid)),
+        kwargs={"ready": ports.append, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        for _ in range(200):
+            if ports:
+                break
+            threading.Event().wait(0.05)
+        with grpc.insecure_channel(f"127.0.0.1:{ports[0]}") as channel:
+
+            def call(method: str, payload: bytes) -> bytes:
+                stub = channel.unary_unary(
+                    f"/keyprovider.KeyProviderService/{method}",
+                    request_serializer=lambda m: m.SerializeToString(),
+                    response_deserializer=response_cls.FromString,
+                )
+                return bytes(
+                    stub(
+                        request_cls(KeyProviderKeyWrapProtocolInput=payload), timeout=10
+                    ).KeyProviderKeyWrapProtocolOutput
+                )
+
+            wrapped = json.loads(call("WrapKey", _wrap_request(f"keypath={kek_file}::keyid=kbs:///default/key/img")))
+            annotation = wrapped["keywrapresults"]["annotation"]
+            unwrapped = json.loads(call("UnWrapKey", _unwrap_request(annotation)))
+            assert base64.b64decode(unwrapped["keyunwrapresults"]["optsdata"]) == PLBCO
+            with pytest.raises(grpc.RpcError) as failure:
+                call("WrapKey", b'{"op":"nope"}')
+            assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        stop.set()
+        thread.join(timeout=10)
