@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite's real peers need. Idempotent and quiet when done.
-# Each later part of the project adds its tools here (skopeo, docker-registry, ...).
+#   skopeo (Debian 12's 1.9.3, no key-provider support), docker-registry (an OCI registry on loopback),
+#   and a key-provider-capable skopeo 1.18 in a private prefix (scripts/install-skopeo-1.18.sh).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 need=()
 command -v openssl >/dev/null || need+=(openssl)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The Debian package starts a registry on all interfaces with its own config: tests run their own on loopback.
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  $SUDO systemctl stop docker-registry || true
+fi
+bash "$(dirname "$0")/install-skopeo-1.18.sh" >/dev/null

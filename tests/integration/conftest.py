@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from cococtl.devkbs.server import DevKbs, DevKbsConfig
-from tests.integration.peers import FileServer, Process, TlsFiles, make_tls, start_gcs_emulator, start_moto
+from tests.integration.peers import (
+    FileServer,
+    Process,
+    TlsFiles,
+    make_tls,
+    start_gcs_emulator,
+    start_moto,
+    start_registry,
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +47,13 @@ def https_server(tmp_path: Path, tls_files: TlsFiles) -> Iterator[FileServer]:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[Process]:
     server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    server = start_registry(tmp_path_factory.mktemp("registry"))
     yield server
     server.stop()
 

@@ -245,3 +245,20 @@ def start_gcs_emulator() -> Process:
     )
     wait_for_port(port, proc=proc)
     return Process(proc, f"http://127.0.0.1:{port}")
+
+
+def start_registry(directory: Path) -> Process:
+    """docker-registry on loopback with a throwaway filesystem store (never the Debian default config)."""
+    port = free_port()
+    config = directory / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_port(port, proc=proc)
+    return Process(proc, f"127.0.0.1:{port}")

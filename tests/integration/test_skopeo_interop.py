@@ -1,0 +1,182 @@
+"""Interoperability with the real container tools: skopeo 1.18 (Go ocicrypt) and skopeo 1.9.3 + docker-registry.
+
+Every case asserts byte-identical decrypted layers (the original digests).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cococtl.oci.image import decrypt_image, encrypt_image, inspect_image
+from cococtl.oci.layout import Layout, parse_reference
+from tests.integration.peers import Process
+from tests.oci_images import build_image
+
+pytestmark = pytest.mark.integration
+KID = "kbs:///default/key/img"
+SKOPEO_118 = shutil.which("skopeo-1.18") or str(Path(__file__).parents[2] / ".tools" / "bin" / "skopeo-1.18")
+
+
+def _skopeo(binary: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [binary, "--insecure-policy", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    assert done.returncode == 0, f"skopeo {' '.join(args)} failed: {done.stderr}"
+    return done
+
+
+def _layer_digests(directory: Path, tag: str | None = None) -> list[str]:
+    _, manifest = Layout.open(directory).find_manifest(tag)
+    return [layer["digest"] for layer in manifest["layers"]]
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    build_image(tmp_path / "src", [{"app/algo.py": b"print('hi')\n"}, {"data/d.csv": os.urandom(200_000)}], tag="v1")
+    return tmp_path / "src"
+
+
+@pytest.fixture
+def kek(tmp_path: Path) -> tuple[bytes, Path, Path]:
+    key = os.urandom(32)
+    (tmp_path / "kek").write_bytes(key)
+    (tmp_path / "keys.json").write_text(json.dumps({"default/key/img": base64.b64encode(key).decode()}))
+    return key, tmp_path / "kek", tmp_path / "keys.json"
+
+
+def _cmd_provider_config(tmp_path: Path, *args: str) -> dict[str, str]:
+    config = tmp_path / "ocicrypt.conf"
+    config.write_text(
+        json.dumps(
+            {
+                "key-providers": {
+                    "attestation-agent": {"cmd": {"path": shutil.which("cococtl"), "args": ["keyprovider", *args]}}
+                }
+            }
+        )
+    )
+    return {"OCICRYPT_KEYPROVIDER_CONFIG": str(config)}
+
+
+def test_skopeo_versions_are_the_expected_ones() -> None:
+    assert "1.9" in subprocess.run(["skopeo", "--version"], capture_output=True, text=True, check=True).stdout
+    assert "1.18" in subprocess.run([SKOPEO_118, "--version"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("via", ["args", "env"])
+def test_native_encrypt_skopeo_decrypt(tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], via: str) -> None:
+    key, _, keys_file = kek
+    encrypt_image(parse_reference(f"oci:{image}:v1"), parse_reference(f"oci:{tmp_path / 'enc'}:v1"), key, KID)
+    if via == "args":
+        env = _cmd_provider_config(tmp_path, "--keys-file", str(keys_file))
+    else:
+        env = {**_cmd_provider_config(tmp_path), "KP_KEYS_FILE": str(keys_file)}
+    _skopeo(
+        SKOPEO_118,
+        "copy",
+        "--decryption-key",
+        "provider:attestation-agent:offline_fs_kbc::null",
+        f"oci:{tmp_path / 'enc'}:v1",
+        f"oci:{tmp_path / 'dec'}:v1",
+        env=env,
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+def test_skopeo_encrypt_native_decrypt(tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path]) -> None:
+    key, kek_file, _ = kek
+    _skopeo(
+        SKOPEO_118,
+        "copy",
+        "--encryption-key",
+        f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        env=_cmd_provider_config(tmp_path),
+    )
+    report = inspect_image(parse_reference(f"oci:{tmp_path / 'enc'}:v1"), lambda kid: key)
+    assert all(layer.encrypted and layer.kid == KID and layer.unwraps for layer in report.layers)
+    decrypt_image(
+        parse_reference(f"oci:{tmp_path / 'enc'}:v1"), parse_reference(f"oci:{tmp_path / 'dec'}:v1"), lambda kid: key
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+def test_registry_push_pull_with_debian_skopeo(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], registry: Process
+) -> None:
+    key, _, _ = kek
+    encrypt_image(parse_reference(f"oci:{image}:v1"), parse_reference(f"oci:{tmp_path / 'enc'}:v1"), key, KID)
+    remote = f"docker://{registry.url}/cococtl/encrypted:v1"
+    _skopeo("skopeo", "copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'enc'}:v1", remote)
+    _skopeo("skopeo", "copy", "--src-tls-verify=false", remote, f"oci:{tmp_path / 'pulled'}:v1")
+    assert _layer_digests(tmp_path / "pulled", "v1") == _layer_digests(tmp_path / "enc", "v1")
+    decrypt_image(
+        parse_reference(f"oci:{tmp_path / 'pulled'}:v1"), parse_reference(f"oci:{tmp_path / 'dec'}:v1"), lambda kid: key
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+@pytest.fixture
+def grpc_provider(kek: tuple[bytes, Path, Path]) -> Iterator[int]:
+    from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
+    from cococtl.oci.grpc_service import serve
+
+    document = load_offline_fs_json(kek[2])
+    stop, ports = threading.Event(), []
+    thread = threading.Thread(
+        target=serve,
+        args=("127.0.0.1:0", lambda kid: key_from_offline_fs(document, kid)),
+        kwargs={"ready": ports.append, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    for _ in range(200):
+        if ports:
+            break
+        stop.wait(0.05)
+    yield ports[0]
+    stop.set()
+    thread.join(timeout=10)
+
+
+def test_grpc_provider_round_trip_through_skopeo(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], grpc_provider: int
+) -> None:
+    _, kek_file, _ = kek
+    config = tmp_path / "grpc.conf"
+    config.write_text(json.dumps({"key-providers": {"attestation-agent": {"grpc": f"127.0.0.1:{grpc_provider}"}}}))
+    env = {"OCICRYPT_KEYPROVIDER_CONFIG": str(config)}
+    _skopeo(
+        SKOPEO_118,
+        "copy",
+        "--encryption-key",
+        f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        env=env,
+    )
+    _skopeo(
+        SKOPEO_118,
+        "copy",
+        "--decryption-key",
+        "provider:attestation-agent:offline_fs_kbc::null",
+        f"oci:{tmp_path / 'enc'}:v1",
+        f"oci:{tmp_path / 'dec'}:v1",
+        env=env,
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
