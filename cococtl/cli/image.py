@@ -12,6 +12,22 @@ from typer.core import TyperGroup
 from cococtl.cli.output import get_output
 
 KeyOpt = Annotated[Path | None, typer.Option("--key", "-k", metavar="KEYFILE", help="Raw 32-byte KEK file.")]
+TlsVerifyOpt = Annotated[
+    bool, typer.Option("--tls-verify/--no-tls-verify", help="Verify registry TLS (docker:// references).")
+]
+CertDirOpt = Annotated[Path | None, typer.Option("--cert-dir", metavar="DIR", help="Registry CA/client certs.")]
+AuthfileOpt = Annotated[
+    Path | None,
+    typer.Option("--authfile", metavar="FILE", envvar="REGISTRY_AUTH_FILE", help="Registry auth file (auth.json)."),
+]
+
+
+def _registry(tls_verify: bool, cert_dir: Path | None, authfile: Path | None) -> Any:
+    from cococtl.oci.skopeo import RegistryOptions
+
+    return RegistryOptions(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile)
+
+
 KeysFileOpt = Annotated[
     Path | None, typer.Option("--keys-file", metavar="FILE", help="offline_fs key JSON; the kid selects the key.")
 ]
@@ -113,13 +129,22 @@ def encrypt_image(
     cert_file: Annotated[
         Path | None, typer.Option("--cert-file", envvar="COCOCTL_CERT_FILE", metavar="PEM", help="Extra CA for HTTPS.")
     ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="native (default) or skopeo (skopeo's own ocicrypt).")] = (
+        "native"
+    ),
+    keyprovider: Annotated[
+        str | None,
+        typer.Option("--keyprovider", metavar="grpc://HOST:PORT", help="skopeo engine: use this gRPC key provider."),
+    ] = None,
+    tls_verify: TlsVerifyOpt = True,
+    cert_dir: CertDirOpt = None,
+    authfile: AuthfileOpt = None,
 ) -> None:
-    """Encrypt an OCI image for the CoCo guest (ocicrypt + attestation-agent key provider), natively."""
+    """Encrypt an OCI image (oci:DIR[:TAG] or docker://) for the CoCo guest: ocicrypt + attestation-agent."""
     from cococtl.crypto.keys import create_key_file, load_key_file
     from cococtl.errors import InvalidInputError
     from cococtl.oci import annotations as ann
     from cococtl.oci.image import encrypt_image as encrypt
-    from cococtl.oci.layout import parse_reference
 
     out = get_output(ctx)
     if sum(x is not None for x in (key, new_key)) + sample != 1:
@@ -137,7 +162,22 @@ def encrypt_image(
             assert new_key is not None
             kek = create_key_file(new_key, force=False)
             out.status(f"created KEK {new_key} (0600)")
-    report = encrypt(parse_reference(source), parse_reference(destination), kek, kid, layers=layer)
+    registry = _registry(tls_verify, cert_dir, authfile)
+    if engine == "native":
+        from cococtl.oci.transport import readable, writable
+
+        with readable(source, registry) as src, writable(destination, registry) as dst:
+            report = encrypt(src, dst, kek, kid, layers=layer)
+        report.source, report.destination = source, destination
+    elif engine == "skopeo":
+        from cococtl.oci.engine import skopeo_encrypt
+
+        key_path = None if sample else (key or new_key)
+        report = skopeo_encrypt(
+            source, destination, key_path, kid, layers=layer, registry=registry, grpc=keyprovider, sample=sample
+        )
+    else:
+        raise InvalidInputError("--engine must be native or skopeo")
     if provision_to_kbs:
         from cococtl.kbs.admin import AdminCredentials, KbsAdmin
         from cococtl.kbs.client import KbsClient
@@ -164,14 +204,19 @@ def decrypt_image(
     cert_file: Annotated[
         Path | None, typer.Option("--cert-file", envvar="COCOCTL_CERT_FILE", metavar="PEM", help="Extra CA for HTTPS.")
     ] = None,
+    tls_verify: TlsVerifyOpt = True,
+    cert_dir: CertDirOpt = None,
+    authfile: AuthfileOpt = None,
 ) -> None:
     """Decrypt an OCI image natively; each layer's HMAC is verified before it is published."""
     from cococtl.oci.image import decrypt_image as decrypt
-    from cococtl.oci.layout import parse_reference
+    from cococtl.oci.transport import readable, writable
 
-    report = decrypt(
-        parse_reference(source), parse_reference(destination), _resolver(key, keys_file, kbs, tee, cert_file)
-    )
+    registry = _registry(tls_verify, cert_dir, authfile)
+    resolver = _resolver(key, keys_file, kbs, tee, cert_file)
+    with readable(source, registry) as src, writable(destination, registry) as dst:
+        report = decrypt(src, dst, resolver)
+    report.source, report.destination = source, destination
     _print_report(ctx, report, f"decrypted {source} -> {destination}")
 
 
@@ -196,13 +241,19 @@ def inspect_image(
     key: KeyOpt = None,
     keys_file: KeysFileOpt = None,
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Also print each layer's symkey.")] = False,
+    tls_verify: TlsVerifyOpt = True,
+    cert_dir: CertDirOpt = None,
+    authfile: AuthfileOpt = None,
 ) -> None:
     """Per-layer table; with a key, whether it unwraps and what the private options say."""
     from cococtl.oci.image import inspect_image as inspect
-    from cococtl.oci.layout import parse_reference
+    from cococtl.oci.transport import readable
 
     resolver = _resolver(key, keys_file, None, "auto", None) if (key or keys_file) else None
-    _print_report(ctx, inspect(parse_reference(image), resolver, show_secrets=show_secrets), f"image {image}")
+    with readable(image, _registry(tls_verify, cert_dir, authfile)) as ref:
+        report = inspect(ref, resolver, show_secrets=show_secrets)
+    report.source = image
+    _print_report(ctx, report, f"image {image}")
 
 
 @inspect_app.command("annotation")

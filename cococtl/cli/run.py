@@ -69,6 +69,9 @@ def run(
         bool, typer.Option("--keep-workdir", help="Keep the work directory (it holds plaintext!) to debug.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
+    registry_tls_verify: Annotated[
+        bool, typer.Option("--registry-tls-verify/--no-registry-tls-verify", help="Verify TLS of docker:// images.")
+    ] = True,
 ) -> None:
     """Download, decrypt, verify and execute a computation manifest, then collect its results."""
     from cococtl.compute.keysource import KbsKeySource, KeySource, OfflineKeySource
@@ -76,6 +79,7 @@ def run(
     from cococtl.compute.wiring import make_fetch, oci_peers
     from cococtl.evidence.detect import choose_attester
     from cococtl.manifest.model import load_manifest
+    from cococtl.oci.skopeo import RegistryOptions
     from cococtl.sources.base import FetchSettings
 
     out = get_output(ctx)
@@ -89,7 +93,10 @@ def run(
         keys = KbsKeySource(attester, cert_file=str(cert_file) if cert_file else None, timeout=network_timeout)
     peers = Peers(
         fetch=make_fetch(
-            FetchSettings(timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None)
+            registry=RegistryOptions(tls_verify=registry_tls_verify),
+            settings=FetchSettings(
+                timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None
+            ),
         ),
         keys=keys,
         **oci_peers(),

@@ -3,36 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cococtl.compute.runner import Fetch, ResourceSpec
-from cococtl.errors import InvalidInputError
 from cococtl.sources.base import FetchSettings
 from cococtl.sources.registry import fetcher_for
 
+if TYPE_CHECKING:
+    from cococtl.oci.skopeo import RegistryOptions
 
-def make_fetch(settings: FetchSettings) -> Fetch:
+
+def make_fetch(settings: FetchSettings, registry: RegistryOptions | None = None) -> Fetch:
     """A fetcher for every non-OCI source type, sharing TLS, timeout and retry settings."""
 
     def fetch(resource: ResourceSpec, directory: Path) -> Path:
         if resource.source_type == "oci-image":
-            return fetch_oci(resource.uri, directory)
+            return fetch_oci(resource.uri, directory, registry)
         return fetcher_for(resource.source_type)(resource.uri, directory, settings)
 
     return fetch
 
 
-def fetch_oci(uri: str, directory: Path) -> Path:
-    """Local ``oci:DIR[:TAG]`` layouts are read natively; registry pulls need skopeo (not in this build)."""
-    from cococtl.oci.layout import parse_reference
-    from cococtl.oci.transfer import copy_image
+def fetch_oci(uri: str, directory: Path, registry: RegistryOptions | None = None) -> Path:
+    """``oci:DIR[:TAG]`` layouts are read natively; ``docker://`` images are pulled with skopeo."""
+    from cococtl.oci.skopeo import RegistryOptions
+    from cococtl.oci.transport import fetch_image
 
-    if not uri.startswith("oci:"):
-        raise InvalidInputError(
-            f"{uri}: only local oci:DIR[:TAG] image layouts are supported by cococtl run so far",
-            hint=f"copy the image first: skopeo copy {uri} oci:./image:latest",
-        )
-    return copy_image(parse_reference(uri), directory / "image")
+    return fetch_image(uri, directory, registry or RegistryOptions())
 
 
 def oci_peers() -> dict[str, Any]:

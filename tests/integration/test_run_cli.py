@@ -272,3 +272,55 @@ def test_oci_algorithm_and_dataset_images(tmp_path: Path, cli: Any, keys: dict[s
     assert [r["type"] for r in report["resources"]] == ["oci-image", "oci-image"]
     assert "150 rows" in (tmp_path / "out" / "summary.txt").read_text()
     _no_plaintext_left(keys)
+
+
+def test_oci_algorithm_from_the_registry(
+    tmp_path: Path, cli: Any, keys: dict[str, Any], registry: Process, http_server: FileServer
+) -> None:
+    import subprocess
+
+    from cococtl.oci.image import encrypt_image
+    from cococtl.oci.layout import parse_reference
+    from tests.oci_images import build_image
+
+    build_image(tmp_path / "algo", [{"app/iris.py": ALGORITHM}])
+    encrypt_image(
+        parse_reference(f"oci:{tmp_path / 'algo'}"),
+        parse_reference(f"oci:{tmp_path / 'enc'}:1"),
+        keys["algo"],
+        "kbs:///default/key/algo",
+    )
+    remote = f"{registry.url}/cococtl/iris-algo:1"
+    subprocess.run(
+        [
+            "skopeo",
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            f"oci:{tmp_path / 'enc'}:1",
+            f"docker://{remote}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    document = {
+        "computation_id": "registry",
+        "algorithm": {"uri": remote, "encrypted": True, "algo_type": "python"},
+        "datasets": [{"uri": data_uri, "encrypted": True, "kbs_resource_path": "default/key/data"}],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    report = cli(
+        "--json",
+        "run",
+        tmp_path / "m.json",
+        "--keys-file",
+        keys["file"],
+        "--results",
+        tmp_path / "out",
+        "--no-registry-tls-verify",
+    ).json
+    assert report["state"] == "Complete" and report["resources"][0]["uri"] == f"docker://{remote}"
+    assert "150 rows" in (tmp_path / "out" / "summary.txt").read_text()
+    _no_plaintext_left(keys)

@@ -13,6 +13,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +181,62 @@ def test_grpc_provider_round_trip_through_skopeo(
         env=env,
     )
     assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+def test_skopeo_engine_with_key_provider_support(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, kek_file, _ = kek
+    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_118)
+    report = cli(
+        "--json",
+        "encrypt",
+        "image",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        "--engine",
+        "skopeo",
+        "--keyid",
+        KID,
+        "--key",
+        kek_file,
+    ).json
+    assert all(layer["encrypted"] and layer["kid"] == KID for layer in report["layers"])
+    decrypt_image(
+        parse_reference(f"oci:{tmp_path / 'enc'}:v1"), parse_reference(f"oci:{tmp_path / 'dec'}:v1"), lambda kid: key
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+def test_skopeo_engine_without_key_provider_support_is_exit_8(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COCOCTL_SKOPEO", "skopeo")
+    result = cli(
+        "encrypt",
+        "image",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        "--engine",
+        "skopeo",
+        "--keyid",
+        KID,
+        "--key",
+        kek[1],
+        expect=8,
+    )
+    assert "no ocicrypt key-provider support" in result.stderr and "1.9" in result.stderr
+
+
+def test_native_engine_through_the_registry(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], cli: Any, registry: Process
+) -> None:
+    _, kek_file, keys_file = kek
+    remote = f"docker://{registry.url}/cococtl/native:v1"
+    cli("encrypt", "image", f"oci:{image}:v1", remote, "--keyid", KID, "--key", kek_file, "--no-tls-verify")
+    table = cli("inspect", remote, "--key", kek_file, "--no-tls-verify").stdout
+    assert "layer 1: key unwraps" in table
+    cli("decrypt", "image", remote, f"oci:{tmp_path / 'dec'}:v1", "--keys-file", keys_file, "--no-tls-verify")
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+    result = cli("inspect", f"docker://{registry.url}/cococtl/missing:v1", "--no-tls-verify", expect=6)
+    assert "error:" in result.stderr

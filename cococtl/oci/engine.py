@@ -1,0 +1,55 @@
+"""The ``skopeo`` encryption engine: skopeo's own ocicrypt, with ``cococtl keyprovider`` (or a gRPC provider)
+as the attestation-agent key provider, and the result verified afterwards (skopeo can fail silently)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cococtl.errors import IntegrityError, InvalidInputError
+from cococtl.oci.image import ImageReport, inspect_image
+from cococtl.oci.skopeo import RegistryOptions, Skopeo, keyprovider_config, temporary_layout
+from cococtl.oci.transport import readable
+
+
+def skopeo_encrypt(
+    source: str,
+    destination: str,
+    key_file: Path | None,
+    kid: str,
+    *,
+    layers: Sequence[int] | None,
+    registry: RegistryOptions,
+    grpc: str | None = None,
+    sample: bool = False,
+    skopeo: Skopeo | None = None,
+) -> ImageReport:
+    runner = skopeo or Skopeo()
+    if grpc is not None and not grpc.startswith("grpc://"):
+        raise InvalidInputError("--keyprovider takes grpc://HOST:PORT")
+    if sample:
+        params = "sample=true"
+    else:
+        assert key_file is not None
+        # The provider reads keypath in its own process and cwd: always pass an absolute path.
+        params = f"keypath={key_file.resolve()}::keyid={kid}::algorithm=A256GCM"
+    if "," in params:
+        raise InvalidInputError("the key path may not contain ',' (skopeo splits --encryption-key on commas)")
+    extra = ["--encryption-key", f"provider:attestation-agent:{params}"]
+    for index in layers or []:
+        extra += ["--encrypt-layer", str(index)]
+    extra += registry.source_args() + registry.dest_args()
+    with temporary_layout() as scratch:
+        config = keyprovider_config(Path(scratch), grpc=grpc[len("grpc://") :] if grpc else None)
+        runner.copy(source, destination, extra, env={"OCICRYPT_KEYPROVIDER_CONFIG": str(config)})
+    with readable(destination, registry, runner) as result:
+        report = inspect_image(result)
+    report.source, report.destination = source, destination
+    chosen = {i % len(report.layers) for i in layers} if layers else set(range(len(report.layers)))
+    for layer in report.layers:
+        if layer.index in chosen and (not layer.encrypted or layer.kid is None or layer.cipher is None or layer.error):
+            raise IntegrityError(
+                f"skopeo left layer {layer.index} without both encryption annotations "
+                "(it can fail silently): the result is not usable"
+            )
+    return report
