@@ -75,7 +75,7 @@ def test_errors(tmp_path: Path, cli: Any) -> None:
     assert (
         "skopeo copy"
         in cli(
-            "encrypt", "image", "docker://r/i:1", dst, "--key", tmp_path / "k", "--keyid", "kbs:///a/b/c", expect=3
+            "encrypt", "image", "dir:/x", dst, "--key", tmp_path / "k", "--keyid", "kbs:///a/b/c", expect=3
         ).stderr
     )
     cli("inspect", f"oci:{tmp_path / 'nothing'}", expect=6)
