@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -29,6 +31,37 @@ class EncryptedLayer:
     size: int
 
 
+class _BackgroundWriter:
+    """Writes chunks on a second thread so disk writes overlap the cipher and the hashes (a bounded queue
+    keeps memory constant). Errors surface on :meth:`close`."""
+
+    def __init__(self, writer: Writable, depth: int = 4) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(chunk)
+                except BaseException as error:  # re-raised in the caller's thread by close()
+                    self._error = error
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def encrypt_layer(
     reader: BinaryIO, writer: Writable, *, symkey: bytes | None = None, nonce: bytes | None = None
 ) -> EncryptedLayer:
@@ -39,33 +72,36 @@ def encrypt_layer(
     mac = hmac.new(symkey, digestmod=hashlib.sha256)
     digest = hashlib.sha256()
     size = 0
-    out = bytearray(CHUNK + 16)
-    view = memoryview(out)
-    while chunk := reader.read(CHUNK):
-        n = encryptor.update_into(chunk, out)
-        piece = view[:n]
-        mac.update(piece)
-        digest.update(piece)
-        writer.write(piece)
-        size += n
+    background = _BackgroundWriter(writer)
+    try:
+        while chunk := reader.read(CHUNK):
+            piece = encryptor.update(chunk)
+            background.write(piece)
+            mac.update(piece)
+            digest.update(piece)
+            size += len(piece)
+    finally:
+        background.close()
     return EncryptedLayer(symkey, nonce, mac.digest(), f"sha256:{digest.hexdigest()}", size)
 
 
 def decrypt_layer(reader: BinaryIO, writer: Writable, symkey: bytes, nonce: bytes, expected_hmac: bytes) -> str:
-    """Decrypt a layer (HMAC checked as we go and at the end; the caller publishes only on success).
+    """Decrypt a layer (HMAC checked at the end; the caller publishes only on success).
 
     Returns the sha256 digest of the plaintext blob.
     """
     decryptor = Cipher(algorithms.AES(symkey), modes.CTR(nonce)).decryptor()
     mac = hmac.new(symkey, digestmod=hashlib.sha256)
     digest = hashlib.sha256()
-    out = bytearray(CHUNK + 16)
-    view = memoryview(out)
-    while chunk := reader.read(CHUNK):
-        mac.update(chunk)
-        n = decryptor.update_into(chunk, out)
-        digest.update(view[:n])
-        writer.write(view[:n])
+    background = _BackgroundWriter(writer)
+    try:
+        while chunk := reader.read(CHUNK):
+            mac.update(chunk)
+            plain = decryptor.update(chunk)
+            background.write(plain)
+            digest.update(plain)
+    finally:
+        background.close()
     if not hmac.compare_digest(mac.digest(), expected_hmac):
         raise IntegrityError("layer HMAC mismatch: the encrypted layer was modified or the key is wrong")
     return f"sha256:{digest.hexdigest()}"
