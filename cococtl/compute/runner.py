@@ -28,7 +28,7 @@ from cococtl.compute.states import State, StateLog, Status
 from cococtl.compute.unzip import unzip_dataset
 from cococtl.compute.workdir import WorkDir, work_directory
 from cococtl.crypto import gcm
-from cococtl.crypto.files import PlaintextDigests
+from cococtl.crypto.files import BackgroundDigest
 from cococtl.errors import CococtlError, IntegrityError, InvalidInputError
 from cococtl.fsutil import atomic_output
 
@@ -215,17 +215,21 @@ def _verify_hash(resource: ResourceSpec, digest: str, what: str) -> None:
 
 def _decrypt_blob(resource: ResourceSpec, blob: Path, key: bytes | None, target: Path) -> str:
     """Decrypt (or copy) a downloaded file to ``target``, verifying tag and manifest hash first."""
-    digests = PlaintextDigests()
-    with open(blob, "rb") as source, atomic_output(target, force=True, private=True) as sink:
-        if key is None:
-            while chunk := source.read(gcm.CHUNK_SIZE):
-                digests.update(memoryview(chunk))
-                sink.write(chunk)
-        else:
-            gcm.decrypt_seekable(key, source, sink, on_plaintext=digests.update)
-        # Raising here (before the block ends) discards the temporary file: nothing unverified is staged.
-        _verify_hash(resource, digests.sha3_256, f"resource {resource.uri}")
-    return digests.sha3_256
+    digest = BackgroundDigest("sha3_256")
+    try:
+        with open(blob, "rb") as source, atomic_output(target, force=True, private=True) as sink:
+            if key is None:
+                while chunk := source.read(gcm.CHUNK_SIZE):
+                    digest.update(memoryview(chunk))
+                    sink.write(chunk)
+            else:
+                gcm.decrypt_seekable(key, source, sink, on_plaintext=digest.update)
+            # Raising here (before the block ends) discards the temporary file: nothing unverified is staged.
+            sha3 = digest.hexdigest()
+            _verify_hash(resource, sha3, f"resource {resource.uri}")
+    finally:
+        digest.hexdigest()  # always stop the hashing thread
+    return sha3
 
 
 def _sha3_of(path: Path) -> str:

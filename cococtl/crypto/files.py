@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,35 @@ class PlaintextDigests:
     @property
     def sha3_256(self) -> str:
         return self._sha3.hexdigest()
+
+
+class BackgroundDigest:
+    """A hash computed on a second thread (hashlib releases the GIL), so it overlaps decryption and I/O.
+
+    SHA3-256 runs at about a third of AES-GCM's speed here; done inline it would dominate large runs.
+    Chunks are copied because callers reuse their buffers; the bounded queue keeps memory constant.
+    """
+
+    def __init__(self, name: str = "sha3_256", depth: int = 8) -> None:
+        self._hash = hashlib.new(name)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._done = False
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hash.update(chunk)
+
+    def update(self, chunk: memoryview) -> None:
+        self._queue.put(bytes(chunk))
+
+    def hexdigest(self) -> str:
+        if not self._done:
+            self._queue.put(None)
+            self._thread.join()
+            self._done = True
+        return self._hash.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,24 @@ from cococtl.sources.base import FetchSettings, download_name, open_private
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-# Small enough that a broken transfer loses little: a chunk cut short by the peer is discarded by urllib3.
-_CHUNK = 64 << 10
+_CHUNK = 1 << 20
+
+
+def _chunks(response: Any) -> Iterator[bytes]:
+    """Body chunks as they arrive (``read1``): big reads without waiting to fill them, and nothing already
+    received is lost when the peer breaks off (a filling ``read`` would discard a partial chunk)."""
+    import requests
+    import urllib3
+
+    raw = response.raw
+    if response.headers.get("Content-Encoding", "identity") != "identity" or not hasattr(raw, "read1"):
+        yield from response.iter_content(64 << 10)
+        return
+    try:
+        while chunk := raw.read1(_CHUNK):
+            yield chunk
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError) as exc:
+        raise requests.exceptions.ConnectionError(str(exc)) from None
 
 
 class _Retry(Exception):
@@ -64,7 +81,7 @@ def _attempt(session: Any, uri: str, target: Path, settings: FetchSettings) -> N
             expected_total = int(response.headers["Content-Length"])
         with os.fdopen(open_private(target, append=append), "wb") as sink:
             try:
-                for chunk in response.iter_content(_CHUNK):
+                for chunk in _chunks(response):
                     sink.write(chunk)
                     if settings.progress is not None:
                         settings.progress(len(chunk))
