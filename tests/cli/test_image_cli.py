@@ -74,9 +74,7 @@ def test_errors(tmp_path: Path, cli: Any) -> None:
     )
     assert (
         "skopeo copy"
-        in cli(
-            "encrypt", "image", "dir:/x", dst, "--key", tmp_path / "k", "--keyid", "kbs:///a/b/c", expect=3
-        ).stderr
+        in cli("encrypt", "image", "dir:/x", dst, "--key", tmp_path / "k", "--keyid", "kbs:///a/b/c", expect=3).stderr
     )
     cli("inspect", f"oci:{tmp_path / 'nothing'}", expect=6)
     cli("encrypt", "image", src, dst, "--key", tmp_path / "k", "--keyid", "kbs:///a/b/c")

@@ -1,0 +1,145 @@
+"""The exact JSON and headers the KBS client sends, checked by a recording peer written from the protocol
+notes (independently of the KBS double)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from cococtl.evidence.sample import SampleAttester
+from cococtl.kbs.admin import AdminCredentials, KbsAdmin
+from cococtl.kbs.client import KbsClient, fetch_resources
+from cococtl.kbs.jwe import TeeKeyPair
+
+pytestmark = pytest.mark.integration
+NONCE = base64.b64encode(bytes(range(32))).decode()
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.jwe: dict[str, str] = {}
+
+
+@pytest.fixture
+def wire() -> Iterator[tuple[str, Wire]]:
+    record = Wire()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            record.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "raw": raw}
+            )
+            body, headers = b"", {}
+            if self.path == "/kbs/v0/auth":
+                body = json.dumps({"nonce": NONCE, "extra-params": ""}).encode()
+                headers["Set-Cookie"] = (
+                    "kbs-session-id=0123456789abcdef0123456789abcdef; Expires=Wed, 21 Oct 2037 07:28:00 GMT"
+                )
+            elif self.path == "/kbs/v0/attest":
+                body = json.dumps({"token": "h.p.s"}).encode()
+            elif self.path.startswith("/kbs/v0/resource/") and self.command == "GET":
+                body = json.dumps(record.jwe).encode()
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_DELETE = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", record
+    server.shutdown()
+    server.server_close()
+
+
+def test_attestation_and_resource_requests(wire: tuple[str, Wire]) -> None:
+    from cococtl.devkbs.jwe import encrypt_to
+
+    url, record = wire
+    pair = TeeKeyPair.generate("ec-p256")
+    record.jwe = encrypt_to(pair.public_jwk(), b"secret")
+    with KbsClient(url + "/") as client:
+        resources, token = fetch_resources(
+            client, SampleAttester(), ["default/key/a", "kbs:///default/key/b"], keypair=pair
+        )
+    assert token == "h.p.s" and resources == {"default/key/a": b"secret", "default/key/b": b"secret"}
+    paths = [(r["method"], r["path"]) for r in record.requests]
+    assert paths == [
+        ("POST", "/kbs/v0/auth"),
+        ("POST", "/kbs/v0/attest"),
+        ("GET", "/kbs/v0/resource/default/key/a"),
+        ("GET", "/kbs/v0/resource/default/key/b"),
+    ]
+    auth = json.loads(record.requests[0]["raw"])
+    assert auth["version"] == "0.4.0" and auth["tee"] == "sample" and "extra-params" in auth
+    attest_raw = record.requests[1]["raw"]
+    attest = json.loads(attest_raw)
+    assert list(attest) == ["init-data", "runtime-data", "tee-evidence"] and attest["init-data"] is None
+    pubkey = attest["runtime-data"]["tee-pubkey"]
+    assert list(pubkey) == ["alg", "crv", "kty", "x", "y"] and pubkey["alg"] == "ECDH-ES+A256KW"
+    assert attest["runtime-data"]["nonce"] == NONCE
+    evidence = attest["tee-evidence"]
+    assert evidence["additional_evidence"] == ""
+    # The binding, computed here from the protocol description (sorted keys, compact, SHA-384).
+    canonical = json.dumps(
+        {"tee-pubkey": pubkey, "nonce": NONCE, "additional-evidence": ""}, sort_keys=True, separators=(",", ":")
+    ).encode()
+    assert evidence["primary_evidence"] == {
+        "svn": "1",
+        "report_data": base64.b64encode(hashlib.sha384(canonical).digest()).decode(),
+    }
+    for request in record.requests[1:]:
+        assert "kbs-session-id=0123456789abcdef0123456789abcdef" in request["headers"].get("Cookie", "")
+        assert "Authorization" not in request["headers"]
+
+
+def test_passport_mode_sends_a_bearer_and_no_cookie(wire: tuple[str, Wire]) -> None:
+    from cococtl.devkbs.jwe import encrypt_to
+
+    url, record = wire
+    pair = TeeKeyPair.generate("rsa")
+    record.jwe = encrypt_to(pair.public_jwk(), b"x")
+    with KbsClient(url) as client:
+        assert client.get_resource("a/b/c", pair, token="the.token.value") == b"x"
+    request = record.requests[-1]
+    assert request["headers"]["Authorization"] == "Bearer the.token.value" and "Cookie" not in request["headers"]
+
+
+def test_admin_bodies_use_each_endpoints_base64_flavour(wire: tuple[str, Wire]) -> None:
+    url, record = wire
+    admin = KbsAdmin(KbsClient(url), AdminCredentials(token="admin-token"))
+    policy = "package policy\nallow = true\n"
+    admin.set_resource_policy(policy)
+    admin.set_attestation_policy(policy, policy_id="default_cpu")
+    admin.set_reference_value("svn", ["1"])
+    admin.set_resource("default/key/k", b"\x00\xffraw")
+    policy_body = json.loads(record.requests[0]["raw"])
+    assert "=" not in policy_body["policy"] and "+" not in policy_body["policy"]
+    assert base64.urlsafe_b64decode(policy_body["policy"] + "==") == policy.encode()
+    attestation = json.loads(record.requests[1]["raw"])
+    assert attestation == {"type": "rego", "policy_id": "default_cpu", "policy": policy_body["policy"]}
+    reference = json.loads(record.requests[2]["raw"])
+    assert reference["version"] == "0.1.0" and reference["type"] == "sample"
+    assert json.loads(base64.b64decode(reference["payload"], validate=True)) == {"svn": ["1"]}
+    resource = record.requests[3]
+    assert resource["raw"] == b"\x00\xffraw" and resource["headers"]["Content-Type"] == "application/octet-stream"
+    assert all(r["headers"]["Authorization"] == "Bearer admin-token" for r in record.requests)
