@@ -6,6 +6,7 @@ every readiness probe has a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -262,3 +264,30 @@ def start_registry(directory: Path) -> Process:
     )
     wait_for_port(port, proc=proc)
     return Process(proc, f"127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def grpc_key_provider(keys_file: Path) -> Iterator[int]:
+    """cococtl's gRPC key provider on a free loopback port, unwrapping with an offline_fs keys file."""
+    from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
+    from cococtl.oci.grpc_service import serve
+
+    document = load_offline_fs_json(keys_file)
+    stop, ports = threading.Event(), []
+    thread = threading.Thread(
+        target=serve,
+        args=("127.0.0.1:0", lambda kid: key_from_offline_fs(document, kid)),
+        kwargs={"ready": ports.append, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not ports and time.monotonic() < deadline:
+            stop.wait(0.02)
+        if not ports:
+            raise RuntimeError("the gRPC key provider did not start")
+        yield ports[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)

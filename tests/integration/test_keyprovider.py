@@ -6,12 +6,12 @@ import base64
 import json
 import os
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from cococtl.oci import annotations as ann
+from tests.integration.peers import grpc_key_provider
 
 pytestmark = pytest.mark.integration
 PLBCO = (
@@ -109,8 +109,6 @@ def test_grpc_round_trip_with_an_independent_protobuf(keys: tuple[Path, Path, by
     import grpc
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-    from cococtl.oci.grpc_service import serve
-
     kek_file, keys_file, _ = keys
     # Build the upstream messages from a descriptor with the protobuf runtime (not our hand encoder).
     proto = descriptor_pb2.FileDescriptorProto(name="keyprovider_test.proto", package="keyprovider")
@@ -131,23 +129,8 @@ def test_grpc_round_trip_with_an_independent_protobuf(keys: tuple[Path, Path, by
         pool.FindMessageTypeByName("keyprovider.keyProviderKeyWrapProtocolOutput")
     )
 
-    from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
-
-    document = load_offline_fs_json(keys_file)
-    stop, ports = threading.Event(), []
-    thread = threading.Thread(
-        target=serve,
-        args=("127.0.0.1:0", lambda kid: key_from_offline_fs(document, kid)),
-        kwargs={"ready": ports.append, "stop": stop},
-        daemon=True,
-    )
-    thread.start()
-    try:
-        for _ in range(200):
-            if ports:
-                break
-            threading.Event().wait(0.05)
-        with grpc.insecure_channel(f"127.0.0.1:{ports[0]}") as channel:
+    with grpc_key_provider(keys_file) as port:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
 
             def call(method: str, payload: bytes) -> bytes:
                 stub = channel.unary_unary(
@@ -168,6 +151,3 @@ def test_grpc_round_trip_with_an_independent_protobuf(keys: tuple[Path, Path, by
             with pytest.raises(grpc.RpcError) as failure:
                 call("WrapKey", b'{"op":"nope"}')
             assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    finally:
-        stop.set()
-        thread.join(timeout=10)

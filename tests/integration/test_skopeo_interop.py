@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from cococtl.oci.image import decrypt_image, encrypt_image, inspect_image
 from cococtl.oci.layout import Layout, parse_reference
-from tests.integration.peers import Process
+from tests.integration.peers import Process, grpc_key_provider
 from tests.oci_images import build_image
 
 pytestmark = pytest.mark.integration
@@ -134,25 +133,8 @@ def test_registry_push_pull_with_debian_skopeo(
 
 @pytest.fixture
 def grpc_provider(kek: tuple[bytes, Path, Path]) -> Iterator[int]:
-    from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
-    from cococtl.oci.grpc_service import serve
-
-    document = load_offline_fs_json(kek[2])
-    stop, ports = threading.Event(), []
-    thread = threading.Thread(
-        target=serve,
-        args=("127.0.0.1:0", lambda kid: key_from_offline_fs(document, kid)),
-        kwargs={"ready": ports.append, "stop": stop},
-        daemon=True,
-    )
-    thread.start()
-    for _ in range(200):
-        if ports:
-            break
-        stop.wait(0.05)
-    yield ports[0]
-    stop.set()
-    thread.join(timeout=10)
+    with grpc_key_provider(kek[2]) as port:
+        yield port
 
 
 def test_grpc_provider_round_trip_through_skopeo(
