@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def detect_tee() -> str | None:
                 return {"tdx_guest": "tdx", "sev_guest": "snp"}.get(name)
     if Path("/dev/tdx_guest").exists() or Path("/dev/tdx-guest").exists():
         return "tdx"
-    if Path("/dev/sev-guest").exists():
+    if Path(os.environ.get("COCOCTL_SEV_GUEST_DEVICE", "/dev/sev-guest")).exists():
         return "snp"
     return None
 

@@ -100,3 +100,110 @@ def parse_cert_table(table: bytes | None) -> list[dict[str, Any]] | None:
             {"cert_type": _CERT_GUIDS.get(str(guid), str(guid)), "data": list(table[offset : offset + length])}
         )
     return chain
+
+
+# --- /dev/sev-guest (SNP_GET_EXT_REPORT ioctl), for kernels without configfs-tsm ----------------------
+
+DEFAULT_SEV_GUEST = "/dev/sev-guest"
+_MSG_REPORT_RESP_HEADER = 0x20  # struct msg_report_resp: status u32, report_size u32, reserved[24], report
+_SNP_GUEST_VMM_ERR_INVALID_LEN = 1
+_PAGE = 4096
+
+
+def _ioctl_structs() -> tuple[Any, Any, Any]:
+    import ctypes
+
+    class SnpReportReq(ctypes.Structure):
+        _fields_ = [("user_data", ctypes.c_uint8 * 64), ("vmpl", ctypes.c_uint32), ("rsvd", ctypes.c_uint8 * 28)]
+
+    class SnpExtReportReq(ctypes.Structure):
+        _fields_ = [("data", SnpReportReq), ("certs_address", ctypes.c_uint64), ("certs_len", ctypes.c_uint32)]
+
+    class SnpGuestRequestIoctl(ctypes.Structure):
+        _fields_ = [
+            ("msg_version", ctypes.c_uint8),
+            ("req_data", ctypes.c_uint64),
+            ("resp_data", ctypes.c_uint64),
+            ("exitinfo2", ctypes.c_uint64),
+        ]
+
+    return SnpReportReq, SnpExtReportReq, SnpGuestRequestIoctl
+
+
+def report_from_response(response: bytes) -> bytes:
+    """The attestation report inside a ``snp_report_resp`` buffer (``msg_report_resp`` header first)."""
+    if len(response) < _MSG_REPORT_RESP_HEADER + REPORT_SIZE:
+        raise InvalidInputError("the SNP report response is too short")
+    status, size = struct.unpack_from("<II", response, 0)
+    if status != 0:
+        raise InvalidInputError(f"the SNP firmware returned status {status:#x}")
+    if size != REPORT_SIZE:
+        raise InvalidInputError(f"the SNP firmware returned a {size}-byte report, expected {REPORT_SIZE}")
+    return response[_MSG_REPORT_RESP_HEADER : _MSG_REPORT_RESP_HEADER + REPORT_SIZE]
+
+
+def sev_guest_ext_report(report_data: bytes, vmpl: int = 0, device: str | None = None) -> tuple[bytes, bytes]:
+    """``SNP_GET_EXT_REPORT`` on ``/dev/sev-guest``: ``(report, certificate table)``.
+
+    Written against linux/include/uapi/linux/sev-guest.h; it needs SNP hardware and is not exercised by
+    the test suite (the configfs-tsm path is). Errors become :class:`ExternalToolError`.
+    """
+    import ctypes
+    import fcntl
+    import os
+
+    from cococtl.errors import ExternalToolError
+
+    path = device or os.environ.get("COCOCTL_SEV_GUEST_DEVICE", DEFAULT_SEV_GUEST)
+    if len(report_data) != 64:
+        raise InvalidInputError("SNP report data must be 64 bytes")
+    report_req_cls, ext_req_cls, ioctl_cls = _ioctl_structs()
+    request_code = (3 << 30) | (ctypes.sizeof(ioctl_cls) << 16) | (ord("S") << 8) | 0x2  # _IOWR('S', 2, …)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError as exc:
+        raise ExternalToolError(f"cannot open {path}: {exc.strerror}") from None
+    try:
+        certs_len = 4 * _PAGE
+        for _attempt in range(2):
+            certs = ctypes.create_string_buffer(certs_len)
+            response = ctypes.create_string_buffer(4000)
+            req = ext_req_cls()
+            req.data = report_req_cls()
+            ctypes.memmove(req.data.user_data, report_data, 64)
+            req.data.vmpl = vmpl
+            req.certs_address = ctypes.addressof(certs)
+            req.certs_len = certs_len
+            guest = ioctl_cls(1, ctypes.addressof(req), ctypes.addressof(response), 0)
+            try:
+                fcntl.ioctl(fd, request_code, guest)
+            except OSError as exc:
+                if (guest.exitinfo2 >> 32) == _SNP_GUEST_VMM_ERR_INVALID_LEN and req.certs_len > certs_len:
+                    certs_len = req.certs_len
+                    continue
+                raise ExternalToolError(
+                    f"SNP_GET_EXT_REPORT failed: {exc.strerror} (exitinfo2 {guest.exitinfo2:#x})"
+                ) from None
+            try:
+                return report_from_response(response.raw), certs.raw[: req.certs_len]
+            except InvalidInputError as exc:
+                raise ExternalToolError(exc.message) from None
+        raise ExternalToolError("SNP_GET_EXT_REPORT: the certificate buffer size kept changing")
+    finally:
+        os.close(fd)
+
+
+class SnpDeviceAttester:
+    """SNP through ``/dev/sev-guest`` (what guest-components uses), same JSON as the configfs-tsm path."""
+
+    tee = "snp"
+
+    def __init__(self, device: str | None = None, vmpl: int = 0) -> None:
+        self.device = device
+        self.vmpl = vmpl
+
+    def evidence(self, report_data: bytes) -> Any:
+        from cococtl.evidence.tsm import pad_report_data
+
+        report, certs = sev_guest_ext_report(pad_report_data(report_data), self.vmpl, self.device)
+        return snp_evidence(report, certs or None)

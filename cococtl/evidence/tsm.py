@@ -92,5 +92,9 @@ class SnpAttester:
         return "snp"
 
     def evidence(self, report_data: bytes) -> Any:
+        if not tsm_root().is_dir() and Path(os.environ.get("COCOCTL_SEV_GUEST_DEVICE", "/dev/sev-guest")).exists():
+            from cococtl.evidence.snp import SnpDeviceAttester
+
+            return SnpDeviceAttester().evidence(report_data)
         report, certificates = tsm_report(report_data, PROVIDERS["snp"], privlevel=0)
         return snp_evidence(report, certificates or None)

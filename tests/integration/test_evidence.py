@@ -107,3 +107,25 @@ def test_external_attester_command(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("print('not json')\n")
     with pytest.raises(ExternalToolError, match="JSON"):
         CommandAttester(f"{sys.executable} {tmp_path / 'bad.py'} {{report_data_hex}}", "tdx").evidence(b"")
+
+
+def test_sev_guest_device_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+
+    from cococtl.evidence.snp import SnpDeviceAttester, report_from_response
+
+    report = (VECTORS / "snp-report.bin").read_bytes()
+    response = struct.pack("<II", 0, len(report)) + bytes(24) + report + bytes(4000 - 32 - len(report))
+    assert report_from_response(response) == report
+    with pytest.raises(InvalidInputError, match="status"):
+        report_from_response(struct.pack("<II", 0x16, 1184) + bytes(3992))
+    monkeypatch.setenv("COCOCTL_TSM_ROOT", str(tmp_path / "absent"))
+    monkeypatch.setenv("COCOCTL_SEV_GUEST_DEVICE", str(tmp_path / "absent-device"))
+    with pytest.raises(ExternalToolError, match="cannot open"):
+        SnpDeviceAttester().evidence(b"\0" * 48)
+    not_a_device = tmp_path / "sev-guest"
+    not_a_device.write_bytes(b"")
+    monkeypatch.setenv("COCOCTL_SEV_GUEST_DEVICE", str(not_a_device))
+    assert choose_attester("auto", None).tee == "snp"
+    with pytest.raises(ExternalToolError, match="SNP_GET_EXT_REPORT failed"):
+        choose_attester("snp", None).evidence(b"\0" * 48)
