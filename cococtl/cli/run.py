@@ -91,16 +91,15 @@ def run(
         needs_kbs = any(r.encrypted for r in (parsed.algorithm, *parsed.datasets))
         attester = choose_attester(tee, attester_cmd, warn=needs_kbs)
         keys = KbsKeySource(attester, cert_file=str(cert_file) if cert_file else None, timeout=network_timeout)
-    peers = Peers(
-        fetch=make_fetch(
-            registry=RegistryOptions(tls_verify=registry_tls_verify),
-            settings=FetchSettings(
-                timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None
-            ),
-        ),
-        keys=keys,
-        **oci_peers(),
-    )
+
+    def make_peers(progress: Any) -> Peers:
+        settings = FetchSettings(
+            timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None, progress=progress
+        )
+        return Peers(
+            fetch=make_fetch(settings, RegistryOptions(tls_verify=registry_tls_verify)), keys=keys, **oci_peers()
+        )
+
     options = RunOptions(
         results_dir=results,
         force=force,
@@ -123,7 +122,8 @@ def run(
         f"running computation {parsed.computation_id!r} ({parsed.algorithm.algo_type} algorithm, "
         f"{len(parsed.datasets)} dataset(s))"
     )
-    report = run_computation(parsed, peers, options, sink=sink, on_event=on_event)
+    with out.progress("downloading", None) as advance:
+        report = run_computation(parsed, make_peers(advance), options, sink=sink, on_event=on_event)
     if out.json:
         out.result_json(report.to_json())
     if report.error is not None:

@@ -324,3 +324,62 @@ def test_oci_algorithm_from_the_registry(
     assert report["state"] == "Complete" and report["resources"][0]["uri"] == f"docker://{remote}"
     assert "150 rows" in (tmp_path / "out" / "summary.txt").read_text()
     _no_plaintext_left(keys)
+
+
+def test_go_form_manifest_and_progress_on_a_tty(tmp_path: Path, keys: dict[str, Any], http_server: FileServer) -> None:
+    import pty
+    import subprocess
+
+    (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    go_form = {  # Cocos' agent.Computation JSON: source{}, per-resource kbs, hash as 32 integers
+        "id": "7",
+        "name": "go form",
+        "algorithm": {
+            "source": {
+                "url": f"file://{tmp_path / 'algo.enc'}",
+                "kbs_resource_path": "default/key/algo",
+                "encrypted": True,
+            },
+            "algo_type": "python",
+            "kbs": {"url": "http://127.0.0.1:1", "enabled": True},
+            "hash": list(hashlib.sha3_256(ALGORITHM).digest()),
+        },
+        "datasets": [
+            {
+                "source": {"url": data_uri, "kbs_resource_path": "default/key/data", "encrypted": True},
+                "filename": "dataset_0.csv",
+                "kbs": {"url": "http://127.0.0.1:1", "enabled": True},
+                "hash": list(hashlib.sha3_256(IRIS).digest()),
+            }
+        ],
+    }
+    (tmp_path / "go.json").write_text(json.dumps(go_form))
+    argv = [
+        "cococtl",
+        "run",
+        str(tmp_path / "go.json"),
+        "--keys-file",
+        str(keys["file"]),
+        "--results",
+        str(tmp_path / "out"),
+    ]
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERMINAL_WIDTH")}
+    proc = subprocess.Popen(argv, stderr=terminal, stdout=subprocess.PIPE, env=env)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = proc.communicate(timeout=60)
+    os.close(controller)
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    assert b"downloading" in seen and b"iris: 150 rows" in seen
+    assert stdout.decode().strip() == str(tmp_path / "out")
+    _no_plaintext_left(keys)

@@ -222,3 +222,72 @@ def test_native_engine_through_the_registry(
     assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
     result = cli("inspect", f"docker://{registry.url}/cococtl/missing:v1", "--no-tls-verify", expect=6)
     assert "error:" in result.stderr
+
+
+def test_skopeo_engine_with_a_grpc_provider(
+    tmp_path: Path,
+    image: Path,
+    kek: tuple[bytes, Path, Path],
+    cli: Any,
+    grpc_provider: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key, kek_file, _ = kek
+    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_118)
+    cli(
+        "encrypt",
+        "image",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        "--engine",
+        "skopeo",
+        "--keyid",
+        KID,
+        "--key",
+        kek_file,
+        "--keyprovider",
+        f"grpc://127.0.0.1:{grpc_provider}",
+    )
+    decrypt_image(
+        parse_reference(f"oci:{tmp_path / 'enc'}:v1"), parse_reference(f"oci:{tmp_path / 'dec'}:v1"), lambda kid: key
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+
+
+def test_keys_from_the_kbs_for_images(tmp_path: Path, image: Path, cli: Any, devkbs: Any) -> None:
+    """--provision-to-kbs stores the KEK at the kid; decrypt --kbs and keyprovider --kbs fetch it after attestation."""
+    cli("kbs", "set-resource-policy", "--url", devkbs.url, "--allow-all")
+    cli(
+        "encrypt",
+        "image",
+        f"oci:{image}:v1",
+        f"oci:{tmp_path / 'enc'}:v1",
+        "--keyid",
+        KID,
+        "--new-key",
+        tmp_path / "kek",
+        "--provision-to-kbs",
+        devkbs.url,
+    )
+    cli(
+        "decrypt",
+        "image",
+        f"oci:{tmp_path / 'enc'}:v1",
+        f"oci:{tmp_path / 'dec'}:v1",
+        "--kbs",
+        devkbs.url,
+        "--tee",
+        "sample",
+    )
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
+    env = _cmd_provider_config(tmp_path, "--kbs", devkbs.url)
+    _skopeo(
+        SKOPEO_118,
+        "copy",
+        "--decryption-key",
+        "provider:attestation-agent:offline_fs_kbc::null",
+        f"oci:{tmp_path / 'enc'}:v1",
+        f"oci:{tmp_path / 'dec2'}:v1",
+        env=env,
+    )
+    assert _layer_digests(tmp_path / "dec2", "v1") == _layer_digests(image, "v1")
