@@ -63,11 +63,11 @@ def _admin(
 
     credentials = AdminCredentials.from_options(token_file, key, role)
     if credentials.token is None and credentials.key is None:
-        get_output_warning("no admin credentials given: this works only with an InsecureAllowAll KBS")
+        _warn("no admin credentials given: this works only with an InsecureAllowAll KBS")
     return KbsAdmin(_client(url, cert_file, timeout), credentials)
 
 
-def get_output_warning(message: str) -> None:
+def _warn(message: str) -> None:
     import sys
 
     print(f"warning: {message}", file=sys.stderr)

@@ -383,3 +383,29 @@ def test_go_form_manifest_and_progress_on_a_tty(tmp_path: Path, keys: dict[str, 
     assert b"downloading" in seen and b"iris: 150 rows" in seen
     assert stdout.decode().strip() == str(tmp_path / "out")
     _no_plaintext_left(keys)
+
+
+def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any], http_server: FileServer) -> None:
+    import yaml
+
+    algo_uri = http_server.publish("algo.enc", _encrypt(ALGORITHM, keys["algo"]))
+    data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
+    document = {  # protojson camelCase (bytes as base64), written as YAML
+        "id": "8",
+        "algorithm": {
+            "source": {"url": algo_uri, "kbsResourcePath": "default/key/algo", "encrypted": True},
+            "algoType": "python",
+            "algoArgs": [],
+            "hash": base64.b64encode(hashlib.sha3_256(ALGORITHM).digest()).decode(),
+        },
+        "datasets": [
+            {
+                "source": {"url": data_uri, "kbsResourcePath": "default/key/data", "encrypted": True},
+                "filename": "iris.csv",
+            }
+        ],
+        "resultConsumers": [{"userKey": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="}],
+    }
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(document))
+    report = cli("--json", "run", tmp_path / "m.yaml", "--keys-file", keys["file"], "--results", tmp_path / "out").json
+    assert report["state"] == "Complete" and report["computation_id"] == "8"
