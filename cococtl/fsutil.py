@@ -57,12 +57,18 @@ def atomic_output(path: Path, *, force: bool, private: bool) -> Iterator[BinaryI
             os.replace(tmp, path)
         else:
             try:
-                os.link(tmp, path)
+                os.link(tmp, path)  # fails if ``path`` appeared meanwhile: never replace it by surprise
             except FileExistsError:
                 raise OutputExistsError(
                     f"output {path} appeared while writing", hint="pass --force to replace it"
                 ) from None
-            tmp.unlink()
+            except OSError:
+                # File systems without hard links: a last check, then an ordinary rename.
+                if path.exists():
+                    raise OutputExistsError(f"output {path} appeared while writing", hint="pass --force") from None
+                os.replace(tmp, path)
+            else:
+                tmp.unlink()
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
