@@ -141,7 +141,16 @@ app.command("demo")(demo.demo)
 app.command("completion")(completion.completion)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM (a CI job killed, `timeout`) takes the same clean-up path as Ctrl-C: temp files holding
+    # plaintext and work directories are removed by the ``finally`` blocks on the way out.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="cococtl")
 
 

@@ -409,3 +409,50 @@ def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any],
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(document))
     report = cli("--json", "run", tmp_path / "m.yaml", "--keys-file", keys["file"], "--results", tmp_path / "out").json
     assert report["state"] == "Complete" and report["computation_id"] == "8"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_leaves_no_plaintext(tmp_path: Path, keys: dict[str, Any], signal_name: str) -> None:
+    import signal
+    import subprocess
+    import time
+
+    slow = b"#!/bin/sh\necho started\nsleep 30\n"
+    (tmp_path / "algo.enc").write_bytes(_encrypt(slow, keys["algo"]))
+    (tmp_path / "data.enc").write_bytes(_encrypt(IRIS, keys["data"]))
+    document = {
+        "algorithm": {
+            "uri": f"file://{tmp_path / 'algo.enc'}",
+            "encrypted": True,
+            "kbs_resource_path": "default/key/algo",
+            "algo_type": "bin",
+        },
+        "datasets": [
+            {"uri": f"file://{tmp_path / 'data.enc'}", "encrypted": True, "kbs_resource_path": "default/key/data"}
+        ],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    proc = subprocess.Popen(
+        [
+            "cococtl",
+            "run",
+            str(tmp_path / "m.json"),
+            "--keys-file",
+            str(keys["file"]),
+            "--results",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(keys["tmp"])},
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and b"started" not in proc.stderr.readline():
+        pass
+    proc.send_signal(getattr(signal, signal_name))
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    _no_plaintext_left(keys)
+    assert not (tmp_path / "out").exists()
