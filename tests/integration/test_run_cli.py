@@ -456,3 +456,59 @@ def test_interrupted_run_leaves_no_plaintext(tmp_path: Path, keys: dict[str, Any
     assert b"Traceback" not in stderr
     _no_plaintext_left(keys)
     assert not (tmp_path / "out").exists()
+
+
+def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, keys: dict[str, Any]) -> None:
+    from cococtl.oci.image import encrypt_image
+    from cococtl.oci.layout import parse_reference
+    from tests.algorithms import PYTHON_ALGORITHM, WAT_ALGORITHM, build_helper_wheel, offline_requirements
+    from tests.oci_images import build_image
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = build_helper_wheel(wheels)
+    build_image(
+        tmp_path / "py",
+        [{"app/requirements.txt": offline_requirements(wheel).encode(), "app/main.py": PYTHON_ALGORITHM.encode()}],
+    )
+    encrypt_image(
+        parse_reference(f"oci:{tmp_path / 'py'}"),
+        parse_reference(f"oci:{tmp_path / 'py-enc'}:1"),
+        keys["algo"],
+        "kbs:///default/key/algo",
+    )
+    (tmp_path / "data.enc").write_bytes(_encrypt(b"0123456789", keys["data"]))
+    dataset = {"uri": f"file://{tmp_path / 'data.enc'}", "encrypted": True, "kbs_resource_path": "default/key/data"}
+    (tmp_path / "py.json").write_text(
+        json.dumps(
+            {
+                "algorithm": {
+                    "uri": f"oci:{tmp_path / 'py-enc'}:1",
+                    "encrypted": True,
+                    "algo_type": "python",
+                    "algo_args": ["a"],
+                },
+                "datasets": [dataset],
+            }
+        )
+    )
+    result = cli("run", tmp_path / "py.json", "--keys-file", keys["file"], "--results", tmp_path / "py-out")
+    assert (tmp_path / "py-out" / "summary.txt").read_text() == "bytes=10 args=a\n"
+    assert "a warning on stderr" in result.stderr
+    (tmp_path / "algo.enc").write_bytes(_encrypt(WAT_ALGORITHM.encode(), keys["algo"]))
+    (tmp_path / "wasm.json").write_text(
+        json.dumps(
+            {
+                "algorithm": {
+                    "uri": f"file://{tmp_path / 'algo.enc'}",
+                    "encrypted": True,
+                    "algo_type": "wasm",
+                    "kbs_resource_path": "default/key/algo",
+                },
+                "datasets": [dataset],
+            }
+        )
+    )
+    cli("run", tmp_path / "wasm.json", "--keys-file", keys["file"], "--results", tmp_path / "wasm-out")
+    assert (tmp_path / "wasm-out" / "out.txt").read_bytes() == b"wasm ok\n"
+    _no_plaintext_left(keys)
