@@ -76,7 +76,8 @@ def encrypt_file(
     key_bytes = keys.load_key_file(key_file) if key is not None else keys.create_key_file(key_file, force=force)
     if new_key is not None:
         out.status(f"created key {new_key} (0600)")
-    with out.progress("encrypting", _file_size(src)) as advance:
+    with out.progress("encrypting", _file_size(src)) as bar:
+        advance = bar.advance if bar else None
         result = files.encrypt_file(key_bytes, src, dst, force=force, digests=out.json, progress=advance)
     _report(ctx, "encrypted", input_file, output, key_file, result)
 
@@ -95,6 +96,7 @@ def decrypt_file(
     out = get_output(ctx)
     key_bytes = keys.load_key_file(key)
     src, dst = _path_or_std(input_file), _path_or_std(output)
-    with out.progress("decrypting", _file_size(src)) as advance:
+    with out.progress("decrypting", _file_size(src)) as bar:
+        advance = bar.advance if bar else None
         result = files.decrypt_file(key_bytes, src, dst, force=force, digests=out.json, progress=advance)
     _report(ctx, "decrypted", input_file, output, key, result)

@@ -50,8 +50,8 @@ class Output:
         sys.stdout.flush()
 
     @contextlib.contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Any]:
-        """Yield an ``advance(n)`` callback; draws a Rich bar on a TTY stderr for big inputs."""
+    def progress(self, description: str, total: int | None) -> Iterator[ProgressHandle | None]:
+        """Yield a handle (``advance(n)``, ``stop()``) drawing a Rich bar on a TTY stderr for big inputs."""
         big = total is None or total >= PROGRESS_THRESHOLD
         if self.quiet or self.json or not big or not _stderr_is_tty():
             yield None
@@ -65,22 +65,38 @@ class Output:
             TransferSpeedColumn,
         )
 
-        console = Console(stderr=True)
-        with Progress(
+        bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=console,
+            console=Console(stderr=True),
             transient=True,
-        ) as bar:
-            task = bar.add_task(description, total=total)
+            # Other output (e.g. an algorithm's) must pass through untouched, never re-rendered by Rich.
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        handle = ProgressHandle(bar, bar.add_task(description, total=total))
+        bar.start()
+        try:
+            yield handle
+        finally:
+            handle.stop()
 
-            def advance(n: int) -> None:
-                bar.advance(task, n)
 
-            yield advance
+class ProgressHandle:
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task, self._stopped = bar, task, False
+
+    def advance(self, n: int) -> None:
+        if not self._stopped:
+            self._bar.advance(self._task, n)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._bar.stop()
 
 
 PROGRESS_THRESHOLD = 4 << 20

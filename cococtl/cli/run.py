@@ -122,8 +122,16 @@ def run(
         f"running computation {parsed.computation_id!r} ({parsed.algorithm.algo_type} algorithm, "
         f"{len(parsed.datasets)} dataset(s))"
     )
-    with out.progress("downloading", None) as advance:
-        report = run_computation(parsed, make_peers(advance), options, sink=sink, on_event=on_event)
+    with out.progress("downloading", None) as bar:
+
+        def on_state(state: Any, status: Any, details: str) -> None:
+            if bar is not None and state.value in ("Running", "Failed", "Complete"):
+                bar.stop()  # before the algorithm writes to stderr
+            on_event(state, status, details)
+
+        report = run_computation(
+            parsed, make_peers(bar.advance if bar else None), options, sink=sink, on_event=on_state
+        )
     if out.json:
         out.result_json(report.to_json())
     if report.error is not None:
