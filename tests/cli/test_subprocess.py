@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cococtl.cli.completion import completion_script
+from tests.ptys import run_with_tty_stderr
 
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.script_launch_mode("subprocess")
@@ -91,8 +92,6 @@ def test_tab_completion_of_subcommands() -> None:
 
 
 def test_progress_bar_only_on_a_tty(tmp_path: Path) -> None:
-    import pty
-
     subprocess.run(["cococtl", "keys", "new", str(tmp_path / "k")], check=True, capture_output=True)
     (tmp_path / "big").write_bytes(os.urandom(6 * 1024 * 1024))
     argv = [
@@ -105,21 +104,8 @@ def test_progress_bar_only_on_a_tty(tmp_path: Path) -> None:
         "--key",
         str(tmp_path / "k"),
     ]
-    controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERMINAL_WIDTH")}
-    proc = subprocess.Popen(argv, stderr=terminal, stdout=subprocess.DEVNULL, env=env)
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(timeout=60) == 0
-    os.close(controller)
+    returncode, seen, _ = run_with_tty_stderr(argv)
+    assert returncode == 0
     assert b"encrypting" in seen
     piped = subprocess.run(
         [*argv[:4], "-o", str(tmp_path / "c2"), "--key", str(tmp_path / "k")], capture_output=True, check=True

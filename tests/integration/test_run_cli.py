@@ -327,8 +327,7 @@ def test_oci_algorithm_from_the_registry(
 
 
 def test_go_form_manifest_and_progress_on_a_tty(tmp_path: Path, keys: dict[str, Any], http_server: FileServer) -> None:
-    import pty
-    import subprocess
+    from tests.ptys import run_with_tty_stderr
 
     (tmp_path / "algo.enc").write_bytes(_encrypt(ALGORITHM, keys["algo"]))
     data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
@@ -364,22 +363,8 @@ def test_go_form_manifest_and_progress_on_a_tty(tmp_path: Path, keys: dict[str, 
         "--results",
         str(tmp_path / "out"),
     ]
-    controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERMINAL_WIDTH")}
-    proc = subprocess.Popen(argv, stderr=terminal, stdout=subprocess.PIPE, env=env)
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout, _ = proc.communicate(timeout=60)
-    os.close(controller)
-    assert proc.returncode == 0, seen.decode(errors="replace")
+    returncode, seen, stdout = run_with_tty_stderr(argv)
+    assert returncode == 0, seen.decode(errors="replace")
     assert b"downloading" in seen and b"iris: 150 rows" in seen
     assert stdout.decode().strip() == str(tmp_path / "out")
     _no_plaintext_left(keys)

@@ -39,6 +39,16 @@ def _skopeo(binary: str, *args: str, env: dict[str, str] | None = None) -> subpr
     return done
 
 
+def _skopeo_encrypt(source: str, destination: str, kek_file: Path, env: dict[str, str]) -> None:
+    params = f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM"
+    _skopeo(SKOPEO_118, "copy", "--encryption-key", params, source, destination, env=env)
+
+
+def _skopeo_decrypt(source: str, destination: str, env: dict[str, str]) -> None:
+    params = "provider:attestation-agent:offline_fs_kbc::null"
+    _skopeo(SKOPEO_118, "copy", "--decryption-key", params, source, destination, env=env)
+
+
 def _layer_digests(directory: Path, tag: str | None = None) -> list[str]:
     _, manifest = Layout.open(directory).find_manifest(tag)
     return [layer["digest"] for layer in manifest["layers"]]
@@ -85,28 +95,17 @@ def test_native_encrypt_skopeo_decrypt(tmp_path: Path, image: Path, kek: tuple[b
         env = _cmd_provider_config(tmp_path, "--keys-file", str(keys_file))
     else:
         env = {**_cmd_provider_config(tmp_path), "KP_KEYS_FILE": str(keys_file)}
-    _skopeo(
-        SKOPEO_118,
-        "copy",
-        "--decryption-key",
-        "provider:attestation-agent:offline_fs_kbc::null",
-        f"oci:{tmp_path / 'enc'}:v1",
-        f"oci:{tmp_path / 'dec'}:v1",
-        env=env,
-    )
+    _skopeo_decrypt(f"oci:{tmp_path / 'enc'}:v1", f"oci:{tmp_path / 'dec'}:v1", env)
     assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
 
 
 def test_skopeo_encrypt_native_decrypt(tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path]) -> None:
     key, kek_file, _ = kek
-    _skopeo(
-        SKOPEO_118,
-        "copy",
-        "--encryption-key",
-        f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM",
+    _skopeo_encrypt(
         f"oci:{image}:v1",
         f"oci:{tmp_path / 'enc'}:v1",
-        env=_cmd_provider_config(tmp_path),
+        kek_file,
+        _cmd_provider_config(tmp_path),
     )
     report = inspect_image(parse_reference(f"oci:{tmp_path / 'enc'}:v1"), lambda kid: key)
     assert all(layer.encrypted and layer.kid == KID and layer.unwraps for layer in report.layers)
@@ -144,24 +143,8 @@ def test_grpc_provider_round_trip_through_skopeo(
     config = tmp_path / "grpc.conf"
     config.write_text(json.dumps({"key-providers": {"attestation-agent": {"grpc": f"127.0.0.1:{grpc_provider}"}}}))
     env = {"OCICRYPT_KEYPROVIDER_CONFIG": str(config)}
-    _skopeo(
-        SKOPEO_118,
-        "copy",
-        "--encryption-key",
-        f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM",
-        f"oci:{image}:v1",
-        f"oci:{tmp_path / 'enc'}:v1",
-        env=env,
-    )
-    _skopeo(
-        SKOPEO_118,
-        "copy",
-        "--decryption-key",
-        "provider:attestation-agent:offline_fs_kbc::null",
-        f"oci:{tmp_path / 'enc'}:v1",
-        f"oci:{tmp_path / 'dec'}:v1",
-        env=env,
-    )
+    _skopeo_encrypt(f"oci:{image}:v1", f"oci:{tmp_path / 'enc'}:v1", kek_file, env)
+    _skopeo_decrypt(f"oci:{tmp_path / 'enc'}:v1", f"oci:{tmp_path / 'dec'}:v1", env)
     assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
 
 
@@ -281,13 +264,5 @@ def test_keys_from_the_kbs_for_images(tmp_path: Path, image: Path, cli: Any, dev
     )
     assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1")
     env = _cmd_provider_config(tmp_path, "--kbs", devkbs.url)
-    _skopeo(
-        SKOPEO_118,
-        "copy",
-        "--decryption-key",
-        "provider:attestation-agent:offline_fs_kbc::null",
-        f"oci:{tmp_path / 'enc'}:v1",
-        f"oci:{tmp_path / 'dec2'}:v1",
-        env=env,
-    )
+    _skopeo_decrypt(f"oci:{tmp_path / 'enc'}:v1", f"oci:{tmp_path / 'dec2'}:v1", env)
     assert _layer_digests(tmp_path / "dec2", "v1") == _layer_digests(image, "v1")
