@@ -75,8 +75,8 @@ def run(
 ) -> None:
     """Download, decrypt, verify and execute a computation manifest, then collect its results."""
     from cococtl.compute.keysource import KbsKeySource, KeySource, OfflineKeySource
-    from cococtl.compute.runner import Peers, RunOptions, run_computation
-    from cococtl.compute.wiring import make_fetch, oci_peers
+    from cococtl.compute.runner import RunOptions, run_computation
+    from cococtl.compute.wiring import make_peers
     from cococtl.evidence.detect import choose_attester
     from cococtl.manifest.model import load_manifest
     from cococtl.oci.skopeo import RegistryOptions
@@ -92,13 +92,11 @@ def run(
         attester = choose_attester(tee, attester_cmd, warn=needs_kbs)
         keys = KbsKeySource(attester, cert_file=str(cert_file) if cert_file else None, timeout=network_timeout)
 
-    def make_peers(progress: Any) -> Peers:
+    def peers_with(progress: Any) -> Any:
         settings = FetchSettings(
             timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None, progress=progress
         )
-        return Peers(
-            fetch=make_fetch(settings, RegistryOptions(tls_verify=registry_tls_verify)), keys=keys, **oci_peers()
-        )
+        return make_peers(settings, keys, RegistryOptions(tls_verify=registry_tls_verify))
 
     options = RunOptions(
         results_dir=results,
@@ -130,7 +128,7 @@ def run(
             on_event(state, status, details)
 
         report = run_computation(
-            parsed, make_peers(bar.advance if bar else None), options, sink=sink, on_event=on_state
+            parsed, peers_with(bar.advance if bar else None), options, sink=sink, on_event=on_state
         )
     if out.json:
         out.result_json(report.to_json())

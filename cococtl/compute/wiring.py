@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cococtl.compute.runner import Fetch, ResourceSpec
+from cococtl.compute.keysource import KeySource
+from cococtl.compute.runner import Fetch, Peers, ResourceSpec
 from cococtl.sources.base import FetchSettings
 from cococtl.sources.registry import fetcher_for
 
@@ -32,8 +33,8 @@ def fetch_oci(uri: str, directory: Path, registry: RegistryOptions | None = None
     return fetch_image(uri, directory, registry or RegistryOptions())
 
 
-def oci_peers() -> dict[str, Any]:
-    """The OCI hooks of the run pipeline: which kids an image needs, and native layer decryption."""
+def make_peers(settings: FetchSettings, keys: KeySource, registry: RegistryOptions | None = None) -> Peers:
+    """The run pipeline's peers: every fetcher, the key source, and native OCI layer decryption."""
     from cococtl.oci.image import decrypt_layers, layer_kids
 
-    return {"oci_kids": layer_kids, "oci_decrypt": decrypt_layers}
+    return Peers(fetch=make_fetch(settings, registry), keys=keys, oci_kids=layer_kids, oci_decrypt=decrypt_layers)

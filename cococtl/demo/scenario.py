@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from cococtl.compute.keysource import KbsKeySource
-from cococtl.compute.runner import Peers, RunOptions, RunReport, run_computation
-from cococtl.compute.wiring import make_fetch, oci_peers
+from cococtl.compute.runner import RunOptions, RunReport, run_computation
+from cococtl.compute.wiring import make_peers
 from cococtl.crypto.files import encrypt_file
 from cococtl.crypto.keys import create_key_file
 from cococtl.demo.httpd import StaticServer
@@ -113,11 +113,7 @@ def run_demo(workdir: Path, *, say: Callable[[str], None], sink: Callable[[str, 
             "verify SHA3-256, execute"
         )
         parsed = load_manifest(manifest_path)
-        peers = Peers(
-            fetch=make_fetch(FetchSettings(timeout=10, retries=1)),
-            keys=KbsKeySource(SampleAttester(), timeout=10),
-            **oci_peers(),
-        )
+        peers = make_peers(FetchSettings(timeout=10, retries=1), KbsKeySource(SampleAttester(), timeout=10))
         report = run_computation(
             parsed, peers, RunOptions(results_dir=workdir / "results", workdir_parent=workdir), sink=sink
         )
