@@ -52,6 +52,27 @@ def ear_status(vector: dict[str, int]) -> str:
     return "affirming"
 
 
+def policy_trust_vector(policy: str, claims: dict[str, Any], reference_values: dict[str, Any]) -> dict[str, int]:
+    """Evaluate an uploaded appraisal policy's ``trust_claims`` with regopy.
+
+    Trustee's ``query_reference_value("id")`` builtin does not exist in regopy: calls to it are rewritten to
+    ``data.reference_values["id"]`` (undefined when missing), with the reference values as data.
+    """
+    from cococtl.policy.rego import evaluate, with_reference_values_as_data
+
+    text = with_reference_values_as_data(policy)
+    vector = evaluate(
+        text,
+        "data.policy.trust_claims",
+        input_value={"sample": claims},
+        data={"reference_values": reference_values},
+        name="attestation policy",
+    )
+    if not isinstance(vector, dict) or not all(isinstance(v, int) for v in vector.values()):
+        raise ValueError("the attestation policy's trust_claims is not an object of integers")
+    return {key: int(vector.get(key, 0)) for key in TRUST_KEYS}
+
+
 def sample_ear_claims(
     *,
     report_data: str,
@@ -60,9 +81,11 @@ def sample_ear_claims(
     init_data: str | None,
     ttl_seconds: int,
     svn: str,
+    policy: str | None = None,
 ) -> dict[str, Any]:
+    """EAR claims; ``policy`` is an uploaded ``default_cpu`` appraisal policy (else Trustee's default rules)."""
     claims = {**SAMPLE_CLAIMS, "svn": svn}
-    vector = trust_vector(claims, reference_values)
+    vector = policy_trust_vector(policy, claims, reference_values) if policy else trust_vector(claims, reference_values)
     annotated: dict[str, Any] = {"report_data": report_data, "runtime_data_claims": runtime_data, "sample": claims}
     if init_data is not None:
         annotated["init_data"] = init_data
@@ -77,7 +100,7 @@ def sample_ear_claims(
             "cpu0": {
                 "ear.status": ear_status(vector),
                 "ear.trustworthiness-vector": vector,
-                "ear.appraisal-policy-id": "default",
+                "ear.appraisal-policy-id": "default_cpu" if policy else "default",
                 "ear.veraison.annotated-evidence": annotated,
             }
         },

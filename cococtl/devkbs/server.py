@@ -295,14 +295,18 @@ class Handler(BaseHTTPRequestHandler):
             raise failed from None
         if got != expected:
             raise failed
-        claims = sample_ear_claims(
-            report_data=primary["report_data"],
-            runtime_data=runtime_claims,
-            reference_values=dict(self.state.reference_values),
-            init_data=init_digest,
-            ttl_seconds=self.state.config.token_ttl,
-            svn=primary["svn"],
-        )
+        try:
+            claims = sample_ear_claims(
+                report_data=primary["report_data"],
+                runtime_data=runtime_claims,
+                reference_values=dict(self.state.reference_values),
+                init_data=init_digest,
+                ttl_seconds=self.state.config.token_ttl,
+                svn=primary["svn"],
+                policy=self.state.attestation_policies.get("default_cpu"),
+            )
+        except (ValueError, CococtlError):
+            raise failed from None
         token = jwt.sign(claims, self.state.signing_key, extra_header={"jwk": self.state.public_jwk()})
         with self.state.lock:
             session.token = token

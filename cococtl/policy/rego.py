@@ -64,13 +64,22 @@ def _load(interpreter: Any, text: str, name: str) -> None:
         raise InvalidInputError(f"{name}: the policy does not parse: " + "; ".join(located)) from None
 
 
+_REFERENCE_VALUE_CALL = re.compile(r'query_reference_value\(\s*("(?:[^"\\]|\\.)*")\s*\)')
+
+
+def with_reference_values_as_data(text: str) -> str:
+    """Trustee's appraisal policies call the AS builtin ``query_reference_value("id")``, which regopy lacks:
+    rewrite each call to ``data.reference_values["id"]`` (undefined when missing, like Trustee's null)."""
+    return _REFERENCE_VALUE_CALL.sub(r"data.reference_values[\1]", text)
+
+
 def check_policy(text: str, *, name: str = "policy.rego") -> None:
     """Raise InvalidInputError (with line and column) unless ``text`` is a Rego module of package policy."""
     if not re.search(r"^\s*package\s+policy\s*$", text, re.MULTILINE):
         raise InvalidInputError(f"{name}: a Trustee policy must declare 'package policy'")
     interpreter = _interpreter()
     _load(interpreter, text, name)
-    evaluate(text, "data.policy", name=name)
+    evaluate(with_reference_values_as_data(text), "data.policy", name=name)
 
 
 def evaluate(text: str, query: str, *, input_value: Any = None, data: Any = None, name: str = "policy.rego") -> Any:
@@ -86,7 +95,7 @@ def evaluate(text: str, query: str, *, input_value: Any = None, data: Any = None
             if input_value is not None:
                 interpreter.set_input(Input(input_value))
             output = interpreter.query(f"x = {query}")
-    except RegoError as error:
+    except (RegoError, ValueError) as error:  # regopy raises JSONDecodeError for some evaluation errors
         raise InvalidInputError(f"{name}: evaluating {query} failed: {error}") from None
     if not output.ok():
         raise InvalidInputError(f"{name}: evaluating {query} failed: {output}")

@@ -266,3 +266,26 @@ def test_policy_check_offline(cli: Any, tmp_path: Path) -> None:
     assert result.stdout.strip() == "allow = true"
     (tmp_path / "bad.rego").write_text("package policy\n\nallow if {\n")
     assert "line 3" in cli("policy", "check", tmp_path / "bad.rego", expect=3).stderr
+
+
+def test_uploaded_attestation_policy_drives_the_ear_status(cli: Any, devkbs: RunningKbs, tmp_path: Path) -> None:
+    """Like Trustee's integration tests: a default_cpu policy keyed on a reference value."""
+    policy = (
+        "package policy\nimport rego.v1\n"
+        "default executables := 33\ndefault hardware := 97\ndefault configuration := 36\n"
+        'executables := 2 if { input.sample.svn in query_reference_value("svn") }\n'
+        'hardware := 2 if { input.sample.svn in query_reference_value("svn") }\n'
+        "configuration := 2 if { input.sample.debug == false }\n"
+        'trust_claims := {"executables": executables, "hardware": hardware, "configuration": configuration}\n'
+    )
+    (tmp_path / "as.rego").write_text(policy)
+    url = ["--url", devkbs.url]
+    cli("kbs", "set-attestation-policy", *url, "--policy-file", tmp_path / "as.rego", "--id", "default_cpu")
+    status = cli("--json", "kbs", "attest", *url, "--tee", "sample").json["claims"]["status"]
+    assert status == {"cpu0": "contraindicated"}
+    cli("kbs", "set-reference-value", "svn", "1", *url)
+    status = cli("--json", "kbs", "attest", *url, "--tee", "sample").json["claims"]["status"]
+    assert status == {"cpu0": "affirming"}
+    (tmp_path / "broken.rego").write_text("package policy\ntrust_claims := 5\n")
+    cli("kbs", "set-attestation-policy", *url, "--policy-file", tmp_path / "broken.rego")
+    assert "Attest failed" in cli("kbs", "attest", *url, "--tee", "sample", expect=5).stderr
