@@ -1,4 +1,4 @@
-"""Start-up latency: `cococtl --version`, `cococtl encrypt --help`, one TAB completion, vs `python -c pass`.
+"""Start-up latency: `cococtl --version`, `encrypt --help`, `kbs --help`, one TAB completion, vs `python -c pass`.
 
 Budget (DESIGN.md §5): <= 120 ms median wall and <= 12x `python -c pass`.
 Usage: python benchmarks/bench_startup.py [--repeat 15]
@@ -27,6 +27,7 @@ def main() -> None:
         "python -c pass": ([sys.executable, "-c", "pass"], None),
         "cococtl --version": ([cococtl, "--version"], None),
         "cococtl encrypt --help": ([cococtl, "encrypt", "--help"], None),
+        "cococtl kbs --help": ([cococtl, "kbs", "--help"], None),
         "cococtl --help": ([cococtl, "--help"], None),
         "TAB completion": ([cococtl], complete_env),
     }
