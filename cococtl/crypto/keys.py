@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import string
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def key_from_offline_fs(keys: dict[str, str], resource: str, *, source: str = "k
     """Return the raw 32-byte key stored under ``resource`` (path or kbs:/// URI)."""
     path = parse_resource_path(resource).path
     if path not in keys:
-        names = sorted(keys)
+        names = sorted(keys, key=lambda name: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)])
         listing = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         raise NotFoundError(f"{source} has no entry {path!r}", hint=f"it has: {listing or 'no entries'}")
     try:
