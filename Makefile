@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench completions system-deps clean
+.PHONY: demo test lint typecheck pytest bench completions system-deps peers clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,10 +24,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# Our small Go/Rust programs that link the upstream libraries (tests/peers/*), cached in .tools/peers.
+peers:
+	@bash scripts/build-peers.sh
+
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP) system-deps lint typecheck pytest
+test: $(STAMP) system-deps peers lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check cococtl tests benchmarks

@@ -88,3 +88,24 @@ def build_image(
         )
     )
     return manifest
+
+
+def build_index(root: Path, platforms: dict[str, list[dict[str, bytes]]], *, tag: str = "latest") -> dict[str, Any]:
+    """An OCI layout whose ``tag`` is an image index with one image per ``os/arch`` in ``platforms``."""
+    children = []
+    for platform, layers in platforms.items():
+        build_image(root, layers, tag="_child")
+        entry = json.loads((root / "index.json").read_text())["manifests"][0]
+        entry.pop("annotations")
+        os_name, arch = platform.split("/", 1)
+        children.append({**entry, "platform": {"os": os_name, "architecture": arch}})
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
+    data = json.dumps(index).encode()
+    top = {
+        "mediaType": index["mediaType"],
+        "digest": _blob(root, data),
+        "size": len(data),
+        "annotations": {"org.opencontainers.image.ref.name": tag},
+    }
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    return index

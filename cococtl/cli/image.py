@@ -28,6 +28,11 @@ def _registry(tls_verify: bool, cert_dir: Path | None, authfile: Path | None) ->
     return RegistryOptions(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile)
 
 
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option("--platform", metavar="OS/ARCH", help="Only this platform of an index (default: every platform)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace the destination's image with the same tag.")]
 KeysFileOpt = Annotated[
     Path | None, typer.Option("--keys-file", metavar="FILE", help="offline_fs key JSON; the kid selects the key.")
 ]
@@ -48,13 +53,13 @@ def _resolver(key: Path | None, keys_file: Path | None, kbs_url: str | None, tee
         return lambda kid: key_from_offline_fs(document, kid, source=str(keys_file))
     from cococtl.compute.keysource import KbsKeySource
     from cococtl.evidence.detect import choose_attester
-    from cococtl.kbs.uri import parse_resource_path
+    from cococtl.kbs.uri import parse_resource_uri
 
     source = KbsKeySource(choose_attester(tee, None), cert_file=str(cert_file) if cert_file else None)
     cache: dict[str, bytes] = {}
 
     def from_kbs(kid: str) -> bytes:
-        path = parse_resource_path(kid).path
+        path = parse_resource_uri(kid).key
         if path not in cache:
             cache.update(source.fetch(kbs_url, [path]).keys)
         return cache[path]
@@ -68,11 +73,17 @@ def _print_report(ctx: typer.Context, report: Any, title: str) -> None:
         out.result_json(report.to_json())
         return
     out.status(title)
-    rows = [("#", "media type", "size", "digest", "enc", "kid", "wrap", "cipher", "iv", "wrapped")]
+    lines = [f"manifest {report.manifest_digest}"]
+    for manifest in report.manifests:
+        platform = manifest.platform or "(single image)"
+        lines.append(f"  {platform}: manifest {manifest.manifest_digest}, config {manifest.config_digest}")
+    several = len(report.manifests) > 1
+    rows = [("#", *(("platform",) if several else ()), "media type", "size", "digest", "enc", "kid", "wrap", "cipher")]
     for layer in report.layers:
         rows.append(
             (
                 str(layer.index),
+                *((layer.platform or "-",) if several else ()),
                 layer.media_type.replace("application/vnd.oci.image.", ""),
                 str(layer.size),
                 layer.digest[:19],
@@ -80,22 +91,23 @@ def _print_report(ctx: typer.Context, report: Any, title: str) -> None:
                 layer.kid or "-",
                 layer.wrap_type or "-",
                 layer.cipher or "-",
-                str(layer.iv_bytes or "-"),
-                str(layer.wrapped_data_bytes or "-"),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     for layer in report.layers:
+        where = f"layer {layer.index}" + (f" ({layer.platform})" if several else "")
         if layer.unwraps is not None:
             state = "unwraps" if layer.unwraps else f"does NOT unwrap: {layer.error}"
             lines.append(
-                f"layer {layer.index}: key {state}"
+                f"{where}: key {state}"
                 + (f"; original digest {layer.private_digest}" if layer.private_digest else "")
                 + (f"; symkey {layer.symkey}" if layer.symkey else "")
             )
         elif layer.error:
-            lines.append(f"layer {layer.index}: {layer.error}")
+            lines.append(f"{where}: {layer.error}")
+        if layer.verified:
+            lines.append(f"{where}: blob verified" + (" and HMAC verified" if layer.unwraps else ""))
     out.result_text("\n".join(lines))
 
 
@@ -139,6 +151,8 @@ def encrypt_image(
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
+    platform: PlatformOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Encrypt an OCI image (oci:DIR[:TAG] or docker://) for the CoCo guest: ocicrypt + attestation-agent."""
     from cococtl.crypto.keys import create_key_file, load_key_file
@@ -167,7 +181,7 @@ def encrypt_image(
         from cococtl.oci.transport import readable, writable
 
         with readable(source, registry) as src, writable(destination, registry) as dst:
-            report = encrypt(src, dst, kek, kid, layers=layer)
+            report = encrypt(src, dst, kek, kid, layers=layer, platform=platform, force=force)
         report.source, report.destination = source, destination
     elif engine == "skopeo":
         from cococtl.oci.engine import skopeo_encrypt
@@ -207,15 +221,17 @@ def decrypt_image(
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
+    platform: PlatformOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Decrypt an OCI image natively; each layer's HMAC is verified before it is published."""
+    """Decrypt an OCI image natively; each layer's HMAC and diff_id are verified before anything is published."""
     from cococtl.oci.image import decrypt_image as decrypt
     from cococtl.oci.transport import readable, writable
 
     registry = _registry(tls_verify, cert_dir, authfile)
     resolver = _resolver(key, keys_file, kbs, tee, cert_file)
     with readable(source, registry) as src, writable(destination, registry) as dst:
-        report = decrypt(src, dst, resolver)
+        report = decrypt(src, dst, resolver, platform=platform, force=force)
     report.source, report.destination = source, destination
     _print_report(ctx, report, f"decrypted {source} -> {destination}")
 
@@ -241,19 +257,29 @@ def inspect_image(
     key: KeyOpt = None,
     keys_file: KeysFileOpt = None,
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Also print each layer's symkey.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Re-hash every blob and, with a key, check every layer's HMAC.")
+    ] = False,
+    platform: PlatformOpt = None,
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
 ) -> None:
-    """Per-layer table; with a key, whether it unwraps and what the private options say."""
+    """Every manifest and layer; with a key, whether it unwraps (exit 7 if not); --verify checks blobs and HMACs."""
     from cococtl.oci.image import inspect_image as inspect
     from cococtl.oci.transport import readable
 
     resolver = _resolver(key, keys_file, None, "auto", None) if (key or keys_file) else None
     with readable(image, _registry(tls_verify, cert_dir, authfile)) as ref:
-        report = inspect(ref, resolver, show_secrets=show_secrets)
+        report = inspect(ref, resolver, show_secrets=show_secrets, verify=verify, platform=platform)
     report.source = image
     _print_report(ctx, report, f"image {image}")
+    failures = report.failures() if (resolver is not None or verify) else []
+    if failures:
+        from cococtl.errors import IntegrityError
+
+        first = failures[0]
+        raise IntegrityError(f"{len(failures)} layer(s) failed the check; layer {first.index}: {first.error}")
 
 
 @inspect_app.command("annotation")

@@ -140,14 +140,15 @@ def get_resource(
 ) -> None:
     """Fetch resources after ONE attestation (N + 2 requests); print base64 like kbs-client."""
     import base64
+    import re
     import sys
 
     from cococtl.errors import InvalidInputError
     from cococtl.fsutil import write_private_file
     from cococtl.kbs.client import read_init_data
-    from cococtl.kbs.uri import parse_resource_path
+    from cococtl.kbs.uri import parse_resource_uri
 
-    parsed = [parse_resource_path(p).path for p in paths]
+    parsed = [parse_resource_uri(p).key for p in paths]
     if output is not None and len(parsed) > 1 and not output.is_dir():
         raise InvalidInputError("with several --path, --output must be an existing directory")
     with _client(url, cert_file, timeout) as client:
@@ -172,7 +173,7 @@ def get_resource(
     out = get_output(ctx)
     if output is not None:
         for path, data in resources.items():
-            target = output / path.replace("/", "_") if output.is_dir() else output
+            target = output / re.sub(r"[^A-Za-z0-9_.-]+", "_", path).strip("_") if output.is_dir() else output
             write_private_file(target, data, force=force)
             out.status(f"wrote {path} to {target} ({len(data)} bytes, 0600)")
     elif out.json:

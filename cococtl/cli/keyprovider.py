@@ -31,10 +31,10 @@ def _lookup(keys_file: Path | None, kbs: str | None) -> Any:
     if kbs is not None:
         from cococtl.compute.keysource import KbsKeySource
         from cococtl.evidence.detect import choose_attester
-        from cococtl.kbs.uri import parse_resource_path
+        from cococtl.kbs.uri import parse_resource_uri
 
         source = KbsKeySource(choose_attester("auto", None, warn=False))
-        return lambda kid: source.fetch(kbs, [parse_resource_path(kid).path]).keys[parse_resource_path(kid).path]
+        return lambda kid: source.fetch(kbs, [parse_resource_uri(kid).key]).keys[parse_resource_uri(kid).key]
     return None
 
 

@@ -186,7 +186,7 @@ def _download_all(
 
 def _key_paths(downloads: list[tuple[ResourceSpec, ResourceReport]], peers: Peers) -> dict[str | None, list[str]]:
     """Every key the run needs, grouped by the KBS that holds it."""
-    from cococtl.kbs.uri import parse_resource_path
+    from cococtl.kbs.uri import parse_resource_uri
 
     wanted: dict[str | None, list[str]] = {}
     for resource, report in downloads:
@@ -195,11 +195,11 @@ def _key_paths(downloads: list[tuple[ResourceSpec, ResourceReport]], peers: Peer
         if _is_oci(resource):
             if peers.oci_kids is None or report.downloaded is None:
                 raise InvalidInputError("OCI image resources are not supported by this build")
-            paths = [parse_resource_path(kid).path for kid in peers.oci_kids(report.downloaded)]
+            paths = [parse_resource_uri(kid).key for kid in peers.oci_kids(report.downloaded)]
         else:
             if not resource.kbs_resource_path:
                 raise InvalidInputError(f"resource {resource.uri} is encrypted but has no kbs_resource_path")
-            paths = [parse_resource_path(resource.kbs_resource_path).path]
+            paths = [parse_resource_uri(resource.kbs_resource_path).key]
         bucket = wanted.setdefault(resource.kbs_url, [])
         bucket.extend(p for p in paths if p not in bucket)
     return wanted
@@ -287,9 +287,9 @@ def _pipeline(
             report.attestation.append({**batch.attestation, "resources": len(paths), "requests": batch.requests})
 
     def key_for(resource: ResourceSpec, path: str) -> bytes:
-        from cococtl.kbs.uri import parse_resource_path
+        from cococtl.kbs.uri import parse_resource_uri
 
-        return keys[(resource.kbs_url, parse_resource_path(path).path)]
+        return keys[(resource.kbs_url, parse_resource_uri(path).key)]
 
     _, algo_report = downloads[0]
     _stage_algorithm(manifest.algorithm, algo_report, peers, work, key_for)

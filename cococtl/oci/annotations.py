@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cococtl.errors import IntegrityError, InvalidInputError
-from cococtl.kbs.uri import parse_resource_path
+from cococtl.errors import CococtlError, IntegrityError, InvalidInputError
+from cococtl.kbs.uri import parse_resource_uri
 
 PROVIDER_PREFIX = "org.opencontainers.image.enc.keys.provider."
 PROVIDER_ANNOTATION = PROVIDER_PREFIX + "attestation-agent"
@@ -32,6 +33,7 @@ WRAP_TYPES = ("A256GCM", "A256CTR")
 # coco_keyprovider's sample mode key (HARDCODED_KEY), public test material.
 SAMPLE_KEK = bytes.fromhex("d99b7705b0ba7a168295b3a3367270b0dd9b371bf514ca8b9ba7f0a33711daea")
 SAMPLE_KID = "kbs:///default/test-key/1"
+PACKET_VERSION = "0.1.0"
 _MAX_ANNOTATION = 64 << 10
 
 
@@ -79,13 +81,33 @@ class KeyProviderAnnotation:
 
     @classmethod
     def from_json(cls, data: bytes) -> KeyProviderAnnotation:
+        """Parse a packet by the guest's rules (guest-components confidential-data-hub/hub/src/image/
+        annotation_packet/v2.rs ``TryInto<v1::AnnotationPacket>``): ``version`` defaults to and must be 0.1.0,
+        ``provider`` defaults to ``kbs``, ``wrap_type`` and ``iv`` are required, ``kid`` is a resource URI."""
         document = _json_object(data, "the key-provider annotation")
+        version = document.get("version", PACKET_VERSION)
+        if version != PACKET_VERSION:
+            raise InvalidInputError(f"annotation packet version {version!r}: the guest requires {PACKET_VERSION}")
+        provider = document.get("provider", "kbs")
+        if provider != "kbs":
+            raise InvalidInputError(
+                f"annotation packet provider {provider!r}: the guest unwraps it with that KMS, not the KBS;"
+                " cococtl unwraps only provider kbs"
+            )
         kid = document.get("kid")
         if not isinstance(kid, str):
             raise InvalidInputError("the key-provider annotation has no kid")
-        wrap_type = document.get("wrap_type", "A256GCM")
+        try:
+            parse_resource_uri(kid) if kid.startswith(("kbs:", "kbs+")) else _not_uri(kid)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"illegal resource URI in the packet's kid: {error.message}") from None
+        wrap_type = document.get("wrap_type")
+        if wrap_type is None:
+            raise InvalidInputError("the key-provider annotation has no wrap_type (the guest requires it)")
         if wrap_type not in WRAP_TYPES:
             raise InvalidInputError(f"unknown wrap_type {wrap_type!r} (the guest accepts A256GCM and A256CTR)")
+        if document.get("iv") is None:
+            raise InvalidInputError("the key-provider annotation has no iv (the guest requires it)")
         return cls(
             kid, _unb64(document.get("wrapped_data"), "wrapped_data"), _unb64(document.get("iv"), "iv"), str(wrap_type)
         )
@@ -93,16 +115,13 @@ class KeyProviderAnnotation:
     @classmethod
     def decode(cls, value: str) -> KeyProviderAnnotation:
         """Decode the layer annotation value (base64 of JSON; the first of comma-joined recipients)."""
-        if len(value) > _MAX_ANNOTATION:
-            raise InvalidInputError("the key-provider annotation is implausibly large")
-        first = value.split(",", 1)[0].strip()
-        return cls.from_json(_unb64(first, "the key-provider annotation"))
+        return decode_recipients(value)[0]
 
     def kid_path(self) -> str:
-        """``repo/type/tag`` of the kid; the guest requires a kbs:// URI."""
-        if not self.kid.startswith(("kbs://", "kbs+")):
-            raise InvalidInputError(f"kid {self.kid!r} is not a kbs:/// URI: the guest would reject it")
-        return parse_resource_path(self.kid).path
+        """The key of the kid in a keys file or the KBS (``repo/type/tag`` for plain resources)."""
+        if not self.kid.startswith(("kbs:", "kbs+")):
+            _not_uri(self.kid)
+        return parse_resource_uri(self.kid).key
 
     def unwrap(self, kek: bytes) -> bytes:
         """The private options, decrypted with the 32-byte KEK (A256GCM authenticated; A256CTR is not)."""
@@ -119,6 +138,44 @@ class KeyProviderAnnotation:
             raise InvalidInputError(f"an A256CTR iv is 16 bytes, this one {len(self.iv)}")
         decryptor = Cipher(algorithms.AES(kek), modes.CTR(self.iv)).decryptor()
         return decryptor.update(self.wrapped_data) + decryptor.finalize()
+
+
+def _not_uri(kid: str) -> None:
+    raise InvalidInputError(
+        f"kid {kid!r} is not a kbs:///<repo>/<type>/<tag> URI: the guest would reject it",
+        hint="write the kid as kbs:///" + kid.lstrip("/") if kid.count("/") >= 2 else None,
+    )
+
+
+def decode_recipients(value: str) -> list[KeyProviderAnnotation]:
+    """Every recipient of a layer: ocicrypt joins one base64 packet per recipient with commas."""
+    if len(value) > _MAX_ANNOTATION:
+        raise InvalidInputError("the key-provider annotation is implausibly large")
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise InvalidInputError("the key-provider annotation is empty")
+    return [KeyProviderAnnotation.from_json(_unb64(part, "the key-provider annotation")) for part in parts]
+
+
+def unwrap_any(packets: list[KeyProviderAnnotation], resolve: Callable[[str], bytes]) -> PrivateOptions:
+    """The private options of the first recipient whose key resolves and unwraps, as skopeo and the guest try
+    each in turn; the last failure is reported when none does."""
+    failure: CococtlError | None = None
+    for packet in packets:
+        try:
+            plain = packet.unwrap(resolve(packet.kid))
+        except CococtlError as error:
+            failure = error
+            continue
+        try:
+            return PrivateOptions.from_json(plain)
+        except InvalidInputError as error:
+            # A256CTR is not authenticated: a wrong key shows only as options that do not parse.
+            failure = IntegrityError(f"the layer key for {packet.kid} does not unwrap: {error.message} (wrong key?)")
+    assert failure is not None
+    if len(packets) > 1:
+        raise type(failure)(f"none of the layer's {len(packets)} recipients unwraps; last: {failure.message}")
+    raise failure
 
 
 def wrap(private_options: bytes, kek: bytes, kid: str, *, iv: bytes | None = None) -> KeyProviderAnnotation:

@@ -52,4 +52,8 @@ def skopeo_encrypt(
                 f"skopeo left layer {layer.index} without both encryption annotations "
                 "(it can fail silently): the result is not usable"
             )
+        if layer.index in chosen and not layer.media_type.endswith(("tar+encrypted", "tar+gzip+encrypted")):
+            raise IntegrityError(
+                f"skopeo wrote layer {layer.index} as {layer.media_type}: the guest decrypts only tar / tar+gzip layers"
+            )
     return report

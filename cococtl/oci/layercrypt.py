@@ -11,6 +11,7 @@ import hmac
 import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -85,10 +86,17 @@ def encrypt_layer(
     return EncryptedLayer(symkey, nonce, mac.digest(), f"sha256:{digest.hexdigest()}", size)
 
 
-def decrypt_layer(reader: BinaryIO, writer: Writable, symkey: bytes, nonce: bytes, expected_hmac: bytes) -> str:
+def decrypt_layer(
+    reader: BinaryIO,
+    writer: Writable,
+    symkey: bytes,
+    nonce: bytes,
+    expected_hmac: bytes,
+    observer: Callable[[bytes], None] | None = None,
+) -> str:
     """Decrypt a layer (HMAC checked at the end; the caller publishes only on success).
 
-    Returns the sha256 digest of the plaintext blob.
+    ``observer`` sees every plaintext chunk in order (the diff_id hasher). Returns the plaintext blob's digest.
     """
     decryptor = Cipher(algorithms.AES(symkey), modes.CTR(nonce)).decryptor()
     mac = hmac.new(symkey, digestmod=hashlib.sha256)
@@ -99,9 +107,20 @@ def decrypt_layer(reader: BinaryIO, writer: Writable, symkey: bytes, nonce: byte
             mac.update(chunk)
             plain = decryptor.update(chunk)
             background.write(plain)
+            if observer is not None:
+                observer(plain)
             digest.update(plain)
     finally:
         background.close()
     if not hmac.compare_digest(mac.digest(), expected_hmac):
         raise IntegrityError("layer HMAC mismatch: the encrypted layer was modified or the key is wrong")
     return f"sha256:{digest.hexdigest()}"
+
+
+def layer_hmac(path: str | os.PathLike[str], symkey: bytes) -> bytes:
+    """HMAC-SHA256 of an encrypted layer blob under its symkey (what ``pubopts`` carries)."""
+    mac = hmac.new(symkey, digestmod=hashlib.sha256)
+    with open(path, "rb") as reader:
+        while chunk := reader.read(CHUNK):
+            mac.update(chunk)
+    return mac.digest()

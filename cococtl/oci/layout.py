@@ -8,13 +8,14 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cococtl.errors import InvalidInputError, NotFoundError
+from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -27,6 +28,7 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 # Docker media types are normalised to OCI ones: the guest only decrypts OCI tar / tar+gzip layers.
 OCI_FOREIGN_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 DOCKER_TO_OCI = {
+    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.docker.image.rootfs.diff.tar.gzip": OCI_LAYER_GZIP,
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": OCI_FOREIGN_GZIP,
     DOCKER_CONFIG: OCI_CONFIG,
@@ -45,6 +47,64 @@ class ImageRef:
 
     def __str__(self) -> str:
         return f"oci:{self.directory}" + (f":{self.tag}" if self.tag else "")
+
+
+@dataclass(frozen=True)
+class PlatformImage:
+    """One image manifest and the descriptor that points at it (with its platform inside an index)."""
+
+    descriptor: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @property
+    def platform(self) -> str | None:
+        platform = self.descriptor.get("platform")
+        if not isinstance(platform, dict):
+            return None
+        parts = [str(platform.get("os", "")), str(platform.get("architecture", ""))]
+        if platform.get("variant"):
+            parts.append(str(platform["variant"]))
+        return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """What a reference names: ``index`` is None for a single-manifest image."""
+
+    descriptor: dict[str, Any]
+    index: dict[str, Any] | None
+    images: list[PlatformImage]
+
+    def select(self, platform: str | None) -> list[PlatformImage]:
+        """Every platform (``None``), or the one ``os/arch[/variant]`` names."""
+        if platform is None:
+            return list(self.images)
+        chosen = [i for i in self.images if i.platform == platform or (i.platform or "").startswith(platform + "/")]
+        if not chosen:
+            have = ", ".join(i.platform or "(no platform)" for i in self.images)
+            raise NotFoundError(f"the image has no {platform} manifest (it has {have})")
+        return chosen[:1]
+
+    def pick_platform(self, platform: str | None) -> PlatformImage:
+        if platform is not None:
+            return self.select(platform)[0]
+        if len(self.images) == 1:
+            return self.images[0]
+        linux_amd64 = [i for i in self.images if (i.platform or "").startswith("linux/amd64")]
+        return (linux_amd64 or self.images)[0]
+
+
+def _is_index(document: dict[str, Any], descriptor: dict[str, Any]) -> bool:
+    media_type = document.get("mediaType") or descriptor.get("mediaType")
+    return media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST) or "manifests" in document
+
+
+def _check_manifest(document: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(document.get("layers"), list) or not isinstance(document.get("config"), dict):
+        raise InvalidInputError("the image manifest has no layers/config")
+    if not all(isinstance(layer, dict) for layer in document["layers"]):
+        raise InvalidInputError("the image manifest has a layer that is not a JSON object")
+    return document
 
 
 def parse_reference(text: str) -> ImageRef:
@@ -123,10 +183,7 @@ class Layout:
         return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]
 
     def read_json_blob(self, digest: Any, what: str) -> dict[str, Any]:
-        path = self.blob_path(digest)
-        if not path.is_file():
-            raise InvalidInputError(f"{what} blob {digest} is missing from the layout")
-        return self._json(path, f"{what} {digest}")
+        return self._json(self.existing_blob(digest, f"{what} blob"), f"{what} {digest}")
 
     def index(self) -> dict[str, Any]:
         index = self._json(self.root / "index.json", "index.json")
@@ -134,8 +191,8 @@ class Layout:
             raise InvalidInputError("index.json has no manifests list")
         return index
 
-    def find_manifest(self, tag: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(descriptor, manifest) for ``tag`` (or the only/first image), following nested indexes."""
+    def top_descriptor(self, tag: str | None) -> dict[str, Any]:
+        """The index.json entry ``tag`` names; without a tag, the only entry (several are ambiguous, as in skopeo)."""
         entries = [e for e in self.index()["manifests"] if isinstance(e, dict)]
         if tag is not None:
             entries = [e for e in entries if (e.get("annotations") or {}).get(REF_NAME) == tag]
@@ -143,21 +200,35 @@ class Layout:
                 raise NotFoundError(f"no image tagged {tag!r} in {self.root}")
         if not entries:
             raise NotFoundError(f"the layout {self.root} holds no image")
-        descriptor = entries[0]
-        for _ in range(4):
-            document = self.read_json_blob(descriptor.get("digest"), "manifest")
-            media_type = document.get("mediaType") or descriptor.get("mediaType")
-            if media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST) or "manifests" in document:
-                children = [m for m in document.get("manifests", []) if isinstance(m, dict)]
-                if not children:
-                    raise InvalidInputError("an image index in the layout lists no manifests")
-                amd64 = [m for m in children if (m.get("platform") or {}).get("architecture") == "amd64"]
-                descriptor = (amd64 or children)[0]
-                continue
-            if not isinstance(document.get("layers"), list) or not isinstance(document.get("config"), dict):
-                raise InvalidInputError("the image manifest has no layers/config")
-            return descriptor, document
-        raise InvalidInputError("image indexes nest too deeply")
+        if len(entries) > 1:
+            tags = sorted({str((e.get("annotations") or {}).get(REF_NAME, "(untagged)")) for e in entries})
+            raise InvalidInputError(
+                f"{self.root} holds {len(entries)} images: choose one with oci:{self.root}:TAG",
+                hint="tags in the layout: " + ", ".join(tags),
+            )
+        return entries[0]
+
+    def resolve(self, tag: str | None) -> ResolvedImage:
+        """The image ``tag`` names: one manifest, or an index with one manifest per platform."""
+        top = self.top_descriptor(tag)
+        document = self.read_json_blob(top.get("digest"), "manifest")
+        if _is_index(document, top):
+            children = [m for m in document.get("manifests", []) if isinstance(m, dict)]
+            if not children:
+                raise InvalidInputError("the image index lists no manifests")
+            images = []
+            for child in children:
+                manifest = self.read_json_blob(child.get("digest"), "manifest")
+                if _is_index(manifest, child):
+                    raise InvalidInputError("nested image indexes are not supported")
+                images.append(PlatformImage(child, _check_manifest(manifest)))
+            return ResolvedImage(top, document, images)
+        return ResolvedImage(top, None, [PlatformImage(top, _check_manifest(document))])
+
+    def find_manifest(self, tag: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(descriptor, manifest) of one runnable image: the only one, or linux/amd64 of an index."""
+        image = self.resolve(tag).pick_platform(None)
+        return image.descriptor, image.manifest
 
     @contextlib.contextmanager
     def new_blob(self) -> Iterator[tuple[Path, Any]]:
@@ -185,23 +256,37 @@ class Layout:
         return digest, len(data)
 
     def copy_blob_from(self, other: Layout, digest: str) -> None:
+        """Copy (hard-link when possible) a blob, checking that its bytes match its digest first."""
         target = self.blob_path(digest)
         if target.exists():
             return
-        source = other.blob_path(digest)
-        if not source.is_file():
-            raise InvalidInputError(f"blob {digest} is missing from {other.root}")
+        source = other.existing_blob(digest)
+        if sha256_file(source) != digest:
+            raise IntegrityError(f"blob {digest} in {other.root} does not match its digest")
         try:
             os.link(source, target)
         except OSError:
             shutil.copyfile(source, target)
+
+    def existing_blob(self, digest: Any, what: str = "blob") -> Path:
+        """The path of a blob that must be there as a regular file (exit 6 when it is not)."""
+        path = self.blob_path(digest)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise NotFoundError(f"{what} {digest} is missing from {self.root}") from None
+        except OSError as error:
+            raise InvalidInputError(f"{what} {digest} in {self.root} cannot be read: {error.strerror}") from None
+        if not stat.S_ISREG(mode):
+            raise InvalidInputError(f"{what} {digest} in {self.root} is not a regular file")
+        return path
 
     def tag_manifest(self, descriptor: dict[str, Any], tag: str | None) -> None:
         index = self.index()
         kept = [
             e
             for e in index["manifests"]
-            if not (tag and isinstance(e, dict) and (e.get("annotations") or {}).get(REF_NAME) == tag)
+            if not (isinstance(e, dict) and (e.get("annotations") or {}).get(REF_NAME) == tag)
         ]
         entry = dict(descriptor)
         if tag:

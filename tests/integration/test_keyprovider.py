@@ -101,7 +101,11 @@ def test_cmd_errors_go_to_stderr_only(keys: tuple[Path, Path, bytes]) -> None:
     ):
         result = _provider(_wrap_request(params))
         assert result.returncode != 0 and result.stdout == b"" and message in result.stderr
-    result = _provider(_unwrap_request(base64.b64encode(b'{"kid":"kbs:///a/b/c","wrapped_data":"","iv":""}').decode()))
+    result = _provider(
+        _unwrap_request(
+            base64.b64encode(b'{"kid":"kbs:///a/b/c","wrapped_data":"","iv":"","wrap_type":"A256GCM"}').decode()
+        )
+    )
     assert result.returncode == 3 and b"--keys-file" in result.stderr
 
 

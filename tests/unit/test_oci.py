@@ -97,8 +97,8 @@ def test_tampered_layer_is_refused_and_nothing_published(tmp_path: Path) -> None
         decrypt_image(
             parse_reference(f"oci:{tmp_path / 'enc'}"), parse_reference(f"oci:{tmp_path / 'dec'}"), lambda kid: kek
         )
-    blobs = list((tmp_path / "dec" / "blobs" / "sha256").iterdir())
-    assert len(blobs) == 1  # only the config: no plaintext layer, no temp file
+    # Nothing is published: no destination, no staging directory beside it.
+    assert not (tmp_path / "dec").exists() and not list(tmp_path.glob(".dec*"))
 
 
 def test_wrong_key_and_bad_kid(tmp_path: Path) -> None:
