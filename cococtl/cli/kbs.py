@@ -387,16 +387,19 @@ def admin_token(
     ctx: typer.Context,
     key: Annotated[Path, typer.Option("--key", metavar="ED25519_PEM", help="Admin private key.")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Token file (0600).")],
-    role: Annotated[str, typer.Option("--role", help="Role claim.")] = "admin",
-    issuer: Annotated[str, typer.Option("--issuer", help="iss claim.")] = "issuer",
-    audience: Annotated[str, typer.Option("--audience", help="aud claim.")] = "kbs",
+    role: Annotated[str, typer.Option("--role", help="role claim (the regex ACL's role).")] = "admin",
+    issuer: Annotated[str, typer.Option("--issuer", help="iss claim (the KBS's identity provider).")] = (
+        "TrusteeInDocker"
+    ),
+    audience: Annotated[str, typer.Option("--audience", help="aud claim.")] = "KBS",
+    subject: Annotated[str, typer.Option("--subject", help="sub claim.")] = "admin",
     ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 90s, 30m, 2h, 7d.")] = "2h",
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace FILE.")] = False,
 ) -> None:
-    """Mint the EdDSA admin bearer token Trustee's docker-compose setup makes with openssl."""
+    """Mint the EdDSA admin bearer token Trustee's docker-compose setup makes (the claims its KBS checks)."""
     from cococtl.errors import InvalidInputError
     from cococtl.fsutil import write_private_file
-    from cococtl.kbs.admin import load_ed25519_key, mint_admin_token
+    from cococtl.kbs.admin import TokenClaims, load_ed25519_key, mint_admin_token
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
@@ -405,11 +408,12 @@ def admin_token(
         raise InvalidInputError(f"--ttl {ttl!r}: use a number of seconds or 90s, 30m, 2h, 7d") from None
     if seconds <= 0:
         raise InvalidInputError("--ttl must be positive")
-    token = mint_admin_token(load_ed25519_key(key), ttl_seconds=seconds, role=role, issuer=issuer, audience=audience)
+    claims = TokenClaims(issuer=issuer, audience=audience, subject=subject, role=role)
+    token = mint_admin_token(load_ed25519_key(key), ttl_seconds=seconds, claims=claims)
     write_private_file(output, (token + "\n").encode(), force=force)
     _done(
         ctx,
-        {"output": str(output), "role": role, "expires_in": seconds},
+        {"output": str(output), "role": role, "issuer": issuer, "audience": audience, "expires_in": seconds},
         f"wrote an admin token for role {role!r} to {output} (0600, valid {seconds} s)",
     )
 
@@ -432,6 +436,12 @@ def dev_server(
     admin_public_key: Annotated[
         Path | None, typer.Option("--admin-public-key", metavar="PEM", help="Verifies admin tokens.")
     ] = None,
+    admin_issuer: Annotated[
+        str, typer.Option("--admin-issuer", help="bearer mode: the trusted issuer (Trustee's docker-compose one).")
+    ] = "TrusteeInDocker",
+    admin_audience: Annotated[
+        str | None, typer.Option("--admin-audience", help="bearer mode: require this aud (default: not checked).")
+    ] = None,
     allow_all: Annotated[bool, typer.Option("--allow-all", help="Start with the allow-all resource policy.")] = False,
     token_ttl: Annotated[int, typer.Option("--token-ttl", help="Attestation token lifetime (s).")] = 300,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", metavar="PEM", help="Serve HTTPS.")] = None,
@@ -451,7 +461,7 @@ def dev_server(
     directory = storage or Path(tempfile.mkdtemp(prefix="cococtl-devkbs-"))
     config = DevKbsConfig(
         storage=directory,
-        admin=AdminPolicy.from_options(admin_mode, admin_public_key),
+        admin=AdminPolicy.from_options(admin_mode, admin_public_key, issuer=admin_issuer, audience=admin_audience),
         token_ttl=token_ttl,
         resource_policy=policies.ALLOW_ALL if allow_all else None,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,36 +32,52 @@ def load_ed25519_key(path: Path) -> ed25519.Ed25519PrivateKey:
     return key
 
 
-def mint_admin_token(
-    key: ed25519.Ed25519PrivateKey,
-    *,
-    ttl_seconds: int,
-    role: str | None = None,
-    issuer: str | None = None,
-    audience: str | None = None,
-) -> str:
-    """An EdDSA JWT like Trustee's setup scripts (with role) or the old kbs-client (iat/exp/nbf only)."""
+# What Trustee's docker-compose setup mints and its stock KBS config checks
+# (kbs/config/docker-compose/setup.sh and kbs-config.toml: identity provider "TrusteeInDocker", regex ACL role admin).
+TRUSTEE_ISSUER = "TrusteeInDocker"
+TRUSTEE_AUDIENCE = "KBS"
+TRUSTEE_SUBJECT = "admin"
+TRUSTEE_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """The identity claims of an admin token; the defaults are the stock Trustee deployment's."""
+
+    issuer: str = TRUSTEE_ISSUER
+    audience: str = TRUSTEE_AUDIENCE
+    subject: str = TRUSTEE_SUBJECT
+    role: str = TRUSTEE_ROLE
+
+
+def mint_admin_token(key: ed25519.Ed25519PrivateKey, *, ttl_seconds: int, claims: TokenClaims | None = None) -> str:
+    """An EdDSA JWT with the claims setup.sh writes (iss, sub, aud list, role, iat, exp), in its order."""
+    identity = claims or TokenClaims()
     now = int(time.time())
-    claims: dict[str, Any] = {"iat": now, "nbf": now, "exp": now + ttl_seconds}
-    if issuer is not None:
-        claims["iss"] = issuer
-    if audience is not None:
-        claims["aud"] = [audience]
-    if role is not None:
-        claims["role"] = role
-    return jwt.sign(claims, key)
+    payload: dict[str, Any] = {
+        "iss": identity.issuer,
+        "sub": identity.subject,
+        "aud": [identity.audience],
+        "role": identity.role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.sign(payload, key)
 
 
 @dataclass
 class AdminCredentials:
-    """A bearer token (Trustee ≥ 0.21) or an Ed25519 key that mints a 2-hour token per request (0.16–0.20)."""
+    """A bearer token (Trustee ≥ 0.21) or an Ed25519 key that mints a 2-hour token per request (0.16–0.20),
+    with the stock deployment's claims unless told otherwise."""
 
     token: str | None = None
     key: ed25519.Ed25519PrivateKey | None = None
-    role: str | None = None
+    claims: TokenClaims = TokenClaims()
 
     @classmethod
-    def from_options(cls, token_file: Path | None, key_file: Path | None, role: str | None) -> AdminCredentials:
+    def from_options(
+        cls, token_file: Path | None, key_file: Path | None, role: str | None, claims: TokenClaims | None = None
+    ) -> AdminCredentials:
         if token_file is not None and key_file is not None:
             raise InvalidInputError("give --admin-token-file or --admin-key, not both")
         if token_file is not None:
@@ -70,14 +86,17 @@ class AdminCredentials:
             except FileNotFoundError:
                 raise NotFoundError(f"admin token file {token_file} does not exist") from None
         if key_file is not None:
-            return cls(key=load_ed25519_key(key_file), role=role)
+            identity = claims or TokenClaims()
+            if role is not None:
+                identity = replace(identity, role=role)
+            return cls(key=load_ed25519_key(key_file), claims=identity)
         return cls()
 
     def header(self) -> dict[str, str]:
         if self.token:
             return {"Authorization": f"Bearer {self.token}"}
         if self.key is not None:
-            return {"Authorization": f"Bearer {mint_admin_token(self.key, ttl_seconds=7200, role=self.role)}"}
+            return {"Authorization": f"Bearer {mint_admin_token(self.key, ttl_seconds=7200, claims=self.claims)}"}
         return {}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -182,12 +183,40 @@ def _ed25519(tmp_path: Path, name: str) -> tuple[Path, Path]:
     return private, public
 
 
+def test_admin_token_has_the_claims_trustee_setup_mints(cli: Any, tmp_path: Path) -> None:
+    # kbs/config/docker-compose/setup.sh (trustee 78962cd4): {"iss":"TrusteeInDocker","sub":"admin","aud":["KBS"],
+    # "role":"admin","iat":…,"exp":…}, EdDSA; checked here with joserfc, not our own JWT code.
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import OKPKey
+
+    private, public = _ed25519(tmp_path, "admin")
+    cli("kbs", "admin-token", "--key", private, "-o", tmp_path / "admin.tok", "--ttl", "1h")
+    with warnings.catch_warnings():  # joserfc flags "EdDSA" as deprecated (RFC 9864); Trustee still mints it
+        warnings.simplefilter("ignore")
+        token = jose_jwt.decode(
+            (tmp_path / "admin.tok").read_text().strip(), OKPKey.import_key(public.read_bytes()), algorithms=["EdDSA"]
+        )
+    assert token.header["alg"] == "EdDSA"
+    claims = token.claims
+    assert list(claims) == ["iss", "sub", "aud", "role", "iat", "exp"]
+    assert (claims["iss"], claims["sub"], claims["aud"], claims["role"]) == (
+        "TrusteeInDocker",
+        "admin",
+        ["KBS"],
+        "admin",
+    )
+    assert claims["exp"] - claims["iat"] == 3600
+
+
 def test_admin_modes(cli: Any, tmp_path: Path) -> None:
     private, public = _ed25519(tmp_path, "admin")
     other, _ = _ed25519(tmp_path, "other")
     (tmp_path / "r").write_bytes(b"x")
     deny = start_devkbs(tmp_path / "deny", admin=AdminPolicy.from_options("deny", None))
-    bearer = start_devkbs(tmp_path / "bearer", admin=AdminPolicy.from_options("bearer", public))
+    # Trustee's docker-compose kbs-config.toml: identity provider "TrusteeInDocker", regex ACL for role admin.
+    bearer = start_devkbs(
+        tmp_path / "bearer", admin=AdminPolicy.from_options("bearer", public, issuer="TrusteeInDocker", audience="KBS")
+    )
     legacy = start_devkbs(tmp_path / "legacy", admin=AdminPolicy.from_options("legacy", public))
     try:
         put = ["kbs", "set-resource", "--path", "a/b/c", "--resource-file", tmp_path / "r"]
@@ -205,7 +234,15 @@ def test_admin_modes(cli: Any, tmp_path: Path) -> None:
             in cli(*put, "--url", bearer.url, "--admin-token-file", tmp_path / "reader.tok", expect=5).stderr
         )
         cli(*put, "--url", bearer.url, "--admin-key", private, "--role", "admin")
-        assert "role" in cli(*put, "--url", bearer.url, "--admin-key", private, expect=5).stderr
+        cli(*put, "--url", bearer.url, "--admin-key", private)  # per-request tokens carry the stock claims
+        assert (
+            "Role reader" in cli(*put, "--url", bearer.url, "--admin-key", private, "--role", "reader", expect=5).stderr
+        )
+        cli("kbs", "admin-token", "--key", private, "--issuer", "elsewhere", "-o", tmp_path / "iss.tok")
+        assert (
+            "Cannot verify"
+            in cli(*put, "--url", bearer.url, "--admin-token-file", tmp_path / "iss.tok", expect=5).stderr
+        )
         cli(*put, "--url", legacy.url, "--admin-key", private)
         cli(*put, "--url", bearer.url, expect=5)
     finally:
