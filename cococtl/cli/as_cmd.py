@@ -1,11 +1,11 @@
-"""``cococtl as …``: the RESTful CoCo Attestation Service."""
+"""``cococtl as …``: the RESTful CoCo Attestation Service (Trustee attestation-service ≥ v0.14)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,47 +17,136 @@ UrlOpt = Annotated[str, typer.Option("--url", envvar="COCOCTL_AS_URL", help="Att
 CertOpt = Annotated[
     Path | None, typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA.")
 ]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Bound on each request.")]
+
+
+def _client(url: str, cert_file: Path | None, timeout: float) -> Any:
+    from cococtl.kbs.as_client import AttestationServiceClient
+
+    return AttestationServiceClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
+
+
+def _read(path: Path, what: str) -> bytes:
+    from cococtl.errors import InvalidInputError, NotFoundError
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{what} {path} is a directory") from None
+
+
+def _json_file(path: Path, what: str) -> Any:
+    from cococtl.errors import InvalidInputError
+
+    try:
+        return json.loads(_read(path, what))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{what} {path} is not JSON: {exc}") from None
+
+
+def _collect(tee: str, hash_algorithm: str) -> tuple[str, Any, dict[str, str]]:
+    """Evidence collected here, bound to a fresh nonce sent as structured runtime data."""
+    import base64
+    import hashlib
+
+    from cococtl.evidence.detect import choose_attester
+    from cococtl.kbs.client import canonical_json
+
+    attester = choose_attester(tee, None)
+    runtime_data = {"nonce": base64.b64encode(os.urandom(32)).decode()}
+    name = "sm3" if hash_algorithm == "sm3" else hash_algorithm
+    if name == "sm3":
+        from cococtl.errors import InvalidInputError
+
+        raise InvalidInputError("--evidence auto binds with sha256, sha384 or sha512 (sm3 is not in hashlib)")
+    digest = hashlib.new(name, canonical_json(runtime_data)).digest()
+    return attester.tee, attester.evidence(digest), runtime_data
 
 
 @app.command("attest")
 def attest(
     ctx: typer.Context,
-    tee: Annotated[str, typer.Option("--tee", help="TEE of the evidence: sample, tdx, snp, … (auto with auto).")],
-    evidence: Annotated[str, typer.Option("--evidence", metavar="FILE|auto", help="Evidence JSON, or auto.")],
+    evidence: Annotated[
+        list[str],
+        typer.Option("--evidence", metavar="[TEE=]FILE|auto", help="Evidence JSON (repeatable), or auto."),
+    ],
+    tee: Annotated[str, typer.Option("--tee", help="TEE of evidence given without TEE=: sample, tdx, snp, …")] = (
+        "auto"
+    ),
     url: UrlOpt = "http://127.0.0.1:8080",
     policy_id: Annotated[list[str] | None, typer.Option("--policy-id", help="Policy to apply (repeatable).")] = None,
+    runtime_data: Annotated[
+        Path | None, typer.Option("--runtime-data", metavar="FILE", help="Raw runtime data bound to the evidence.")
+    ] = None,
+    runtime_data_json: Annotated[
+        Path | None, typer.Option("--runtime-data-json", metavar="FILE", help="Structured (JSON) runtime data.")
+    ] = None,
+    init_data: Annotated[
+        Path | None, typer.Option("--init-data", metavar="TOML", help="Init-data TOML, sent byte-exact.")
+    ] = None,
+    init_data_digest: Annotated[
+        str | None, typer.Option("--init-data-digest", metavar="HEX", help="Or the init-data digest.")
+    ] = None,
+    hash_algorithm: Annotated[
+        str, typer.Option("--hash-algorithm", help="Runtime-data hash: sha256, sha384, sha512 or sm3.")
+    ] = "sha384",
     cert_file: CertOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS")] = 30.0,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Send evidence to POST /attestation and print the token. With --evidence auto, collect it here,
-    bound to a fresh nonce sent as structured runtime data."""
-    from cococtl.errors import InvalidInputError, NotFoundError
-    from cococtl.kbs.as_client import AttestationServiceClient
+    """Send evidence to POST /attestation and print the token. Several --evidence go in one request; with
+    --evidence auto, evidence is collected here, bound to a fresh nonce sent as structured runtime data."""
+    from cococtl.errors import InvalidInputError
+    from cococtl.kbs.as_client import HASH_ALGORITHMS, VerificationRequest
 
-    client = AttestationServiceClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
-    runtime_data = None
-    if evidence == "auto":
-        import base64
-        import hashlib
-
-        from cococtl.evidence.detect import choose_attester
-        from cococtl.kbs.client import canonical_json
-
-        attester = choose_attester(tee, None)
-        runtime_data = {"nonce": base64.b64encode(os.urandom(32)).decode()}
-        document = attester.evidence(hashlib.sha384(canonical_json(runtime_data)).digest())
-        tee = attester.tee
-    else:
+    if hash_algorithm.lower() not in HASH_ALGORITHMS:
+        raise InvalidInputError(f"--hash-algorithm must be one of {', '.join(HASH_ALGORITHMS)}")
+    if runtime_data is not None and runtime_data_json is not None:
+        raise InvalidInputError("give --runtime-data or --runtime-data-json, not both")
+    given_runtime: bytes | Any = None
+    if runtime_data is not None:
+        given_runtime = _read(runtime_data, "runtime data")
+    elif runtime_data_json is not None:
+        given_runtime = _json_file(runtime_data_json, "runtime data")
+    toml_text = None
+    if init_data is not None:
         try:
-            document = json.loads(Path(evidence).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NotFoundError(f"evidence file {evidence} does not exist") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(f"evidence file {evidence} is not JSON: {exc}") from None
-    token = client.attest(tee, document, policy_ids=policy_id, runtime_data=runtime_data)
+            toml_text = _read(init_data, "init-data").decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"init-data {init_data} is not UTF-8 text") from None
+    digest = None
+    if init_data_digest is not None:
+        try:
+            digest = bytes.fromhex(init_data_digest)
+        except ValueError:
+            raise InvalidInputError("--init-data-digest must be hex") from None
+    requests = []
+    for item in evidence:
+        item_tee, _, path = item.rpartition("=") if "=" in item else (tee, "", item)
+        runtime = given_runtime
+        if path == "auto":
+            if given_runtime is not None:
+                raise InvalidInputError("--evidence auto makes its own runtime data: drop --runtime-data")
+            item_tee, document, runtime = _collect(item_tee, hash_algorithm.lower())
+        else:
+            if item_tee == "auto":
+                raise InvalidInputError(f"--evidence {item}: say which TEE it is from (--tee or TEE=FILE)")
+            document = _json_file(Path(path), "evidence file")
+        requests.append(
+            VerificationRequest(
+                item_tee,
+                document,
+                runtime_data=runtime,
+                init_data_toml=toml_text,
+                init_data_digest=digest,
+                runtime_data_hash_algorithm=hash_algorithm.lower(),
+            )
+        )
+    token = _client(url, cert_file, timeout).attest(requests, policy_ids=policy_id or [])
     out = get_output(ctx)
     if out.json:
-        out.result_json({"tee": tee, "token": token})
+        out.result_json({"tees": [r.tee for r in requests], "token": token})
     else:
         out.result_text(token)
 
@@ -68,18 +157,46 @@ def set_policy(
     policy_id: Annotated[str, typer.Option("--id", help="Policy id.")],
     policy_file: Annotated[Path, typer.Option("--policy-file", metavar="FILE", help="Rego policy.")],
     url: UrlOpt = "http://127.0.0.1:8080",
-    policy_type: Annotated[str, typer.Option("--type", help="Policy type.")] = "rego",
+    policy_type: Annotated[str, typer.Option("--type", hidden=True, help="Ignored (older AS versions).")] = "rego",
     cert_file: CertOpt = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Upload a policy with POST /policy (parse-checked first)."""
-    from cococtl.errors import NotFoundError
-    from cococtl.kbs.as_client import AttestationServiceClient
+    from cococtl.errors import InvalidInputError
 
+    del policy_type
     try:
-        text = policy_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"policy file {policy_file} does not exist") from None
-    AttestationServiceClient(url, cert_file=str(cert_file) if cert_file else None).set_policy(
-        policy_id, text, policy_type=policy_type, name=str(policy_file)
-    )
+        text = _read(policy_file, "policy file").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"policy file {policy_file} is not UTF-8 text") from None
+    _client(url, cert_file, timeout).set_policy(policy_id, text, name=str(policy_file))
     get_output(ctx).status(f"set policy {policy_id}")
+
+
+@app.command("policies")
+def policies(ctx: typer.Context, url: UrlOpt = "http://127.0.0.1:8080", cert_file: CertOpt = None) -> None:
+    """List the policy ids the AS holds (GET /policy)."""
+    ids = _client(url, cert_file, 30.0).list_policies()
+    out = get_output(ctx)
+    if out.json:
+        out.result_json({"policy_ids": ids})
+    else:
+        out.result_text("\n".join(ids))
+
+
+@app.command("challenge")
+def challenge(
+    ctx: typer.Context,
+    tee: Annotated[str, typer.Option("--tee", help="TEE that needs a supplemental challenge (e.g. se).")],
+    tee_params: Annotated[str, typer.Option("--tee-params", help="TEE-specific parameters (a string).")] = "",
+    url: UrlOpt = "http://127.0.0.1:8080",
+    cert_file: CertOpt = None,
+) -> None:
+    """Ask the AS for a supplemental challenge (POST /challenge)."""
+    get_output(ctx).result_text(_client(url, cert_file, 30.0).challenge(tee, tee_params))
+
+
+@app.command("jwks")
+def jwks(ctx: typer.Context, url: UrlOpt = "http://127.0.0.1:8080", cert_file: CertOpt = None) -> None:
+    """The token signer's public keys (GET /.well-known/jwks.json)."""
+    get_output(ctx).result_json(_client(url, cert_file, 30.0).jwks())
