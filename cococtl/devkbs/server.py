@@ -43,6 +43,8 @@ TEES = {
     "csv",
     "se",
     "hygondcu",
+    "nvidia-dpu",  # kbs-types 0.18 Tee::NvidiaDpu, also accepted as "nvidiadpu"
+    "nvidiadpu",
     "tpm",
     "sample",
     "sampledevice",
@@ -277,6 +279,13 @@ class Handler(BaseHTTPRequestHandler):
             raise failed from None
         if nonce != session.nonce or not isinstance(additional, str):
             raise failed
+        if additional:  # Trustee parses it as HashMap<Tee, Value> (kbs/src/attestation/backend.rs)
+            try:
+                devices = json.loads(additional)
+            except json.JSONDecodeError:
+                raise failed from None
+            if not isinstance(devices, dict) or not set(devices) <= TEES:
+                raise failed
         pubkey = _canonical_pubkey(runtime.get("tee-pubkey"))
         runtime_claims = {"tee-pubkey": pubkey, "nonce": session.nonce, "additional-evidence": additional}
         expected = (

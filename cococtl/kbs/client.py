@@ -18,7 +18,7 @@ from cococtl.errors import CococtlError, InvalidInputError, UnreachableError
 from cococtl.evidence import Attester
 from cococtl.kbs.errors import kbs_error
 from cococtl.kbs.jwe import TeeKeyPair
-from cococtl.kbs.uri import parse_resource_path
+from cococtl.kbs.uri import parse_resource_uri
 from cococtl.netutil import ca_bundle
 
 PROTOCOL_VERSION = "0.4.0"
@@ -100,8 +100,19 @@ class KbsClient:
             raise kbs_error(response.status_code, response.content, what=what)
         return response
 
-    def attest(self, attester: Attester, keypair: TeeKeyPair, *, init_data: dict[str, str] | None = None) -> str:
-        """Run the RCAR handshake; return the attestation token (the session cookie is kept)."""
+    def attest(
+        self,
+        attester: Attester,
+        keypair: TeeKeyPair,
+        *,
+        init_data: dict[str, str] | None = None,
+        additional: Sequence[Attester] = (),
+    ) -> str:
+        """Run the RCAR handshake; return the attestation token (the session cookie is kept).
+
+        ``additional`` attesters (devices) are bound to SHA-384 of JCS({"nonce", "tee-pubkey"}); their
+        evidence goes, as the JSON text of ``{tee: evidence}``, into ``additional_evidence``.
+        """
         challenge = self.request(
             "POST",
             "auth",
@@ -120,11 +131,16 @@ class KbsClient:
         if not isinstance(nonce, str):
             raise UnreachableError("attestation (auth): the KBS nonce is not a string")
         pubkey = keypair.public_jwk()
-        evidence = attester.evidence(report_data(nonce, pubkey, ""))
+        additional_evidence = ""
+        if additional:
+            device_digest = hashlib.sha384(canonical_json({"nonce": nonce, "tee-pubkey": pubkey})).digest()
+            devices = {device.tee: device.evidence(device_digest) for device in additional}
+            additional_evidence = json.dumps(devices, separators=(",", ":"))
+        evidence = attester.evidence(report_data(nonce, pubkey, additional_evidence))
         attestation = {
             "init-data": init_data,
             "runtime-data": {"nonce": nonce, "tee-pubkey": pubkey},
-            "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""},
+            "tee-evidence": {"primary_evidence": evidence, "additional_evidence": additional_evidence},
         }
         answer = self.request("POST", "attest", what="attestation (attest)", json=attestation)
         try:
@@ -135,9 +151,9 @@ class KbsClient:
 
     def get_resource(self, path: str, keypair: TeeKeyPair, *, token: str | None = None) -> bytes:
         """GET one resource with the session cookie (or a Bearer token) and decrypt its JWE."""
-        resource = parse_resource_path(path).path
+        resource = parse_resource_uri(path)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self.request("GET", f"resource/{resource}", what=f"resource {resource}", headers=headers)
+        response = self.request("GET", resource.endpoint, what=f"resource {resource}", headers=headers)
         return keypair.decrypt(response.content)
 
 
@@ -168,4 +184,4 @@ def fetch_resources(
     """One handshake, then every resource: returns ({path: bytes}, token)."""
     pair = keypair or TeeKeyPair.generate()
     token = client.attest(attester, pair, init_data=init_data)
-    return {parse_resource_path(p).path: client.get_resource(p, pair) for p in paths}, token
+    return {parse_resource_uri(p).key: client.get_resource(p, pair) for p in paths}, token
