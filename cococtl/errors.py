@@ -95,3 +95,14 @@ class AlgorithmFailedError(CococtlError):
     """The computation's algorithm exited non-zero or timed out."""
 
     exit_code = ExitCode.ALGORITHM_FAILED
+
+
+def printable(text: object, limit: int = 300) -> str:
+    """Peer-supplied text made safe for a terminal line: control characters and escape sequences are shown
+    escaped (``\\x1b``), and a long value is cut with its size noted."""
+    value = str(text)
+    size = len(value)
+    if size > limit:
+        value = value[:limit]
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    return shown + (f"… ({size} characters)" if size > limit else "")

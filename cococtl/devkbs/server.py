@@ -65,6 +65,7 @@ class Session:
     tee: str
     expires: float
     token: str | None = None
+    hash_algorithm: str = "sha384"
 
 
 @dataclass
@@ -75,6 +76,9 @@ class DevKbsConfig:
     token_leeway: int = 60
     session_ttl: int = 300
     resource_policy: str | None = None
+    # Like Trustee's Intel Trust Authority backend (kbs/src/attestation/intel_trust_authority/mod.rs): pick this
+    # hash if the client lists it in extra-params "supported-hash-algorithms", and say so in the challenge.
+    selected_hash_algorithm: str | None = None
 
 
 @dataclass
@@ -246,15 +250,26 @@ class Handler(BaseHTTPRequestHandler):
             raise fail(f"KBS Client Protocol Version Mismatch: expect =0.4.0 while the request is {version}")
         if request["tee"] not in TEES:
             raise fail("deserialize Request")
+        selected = self.state.config.selected_hash_algorithm
+        extra_params: Any = ""
+        algorithm = "sha512" if request["tee"] == "se" else "sha384"
+        if selected is not None:
+            offered = (
+                request["extra-params"].get("supported-hash-algorithms")
+                if isinstance(request["extra-params"], dict)
+                else None
+            )
+            if not isinstance(offered, list) or selected not in offered:
+                raise fail(f"the client does not support the hash algorithm {selected}")
+            extra_params, algorithm = {"selected-hash-algorithm": selected}, selected
         session_id = uuid.uuid4().hex
         expires = time.time() + self.state.config.session_ttl
         nonce = base64.b64encode(secrets.token_bytes(32)).decode()
         with self.state.lock:
-            self.state.sessions[session_id] = Session(nonce, request["tee"], expires)
+            self.state.sessions[session_id] = Session(nonce, request["tee"], expires, hash_algorithm=algorithm)
         cookie = f"kbs-session-id={session_id}; Expires={self._http_date(expires)}"
-        self._send(
-            200, json.dumps({"nonce": nonce, "extra-params": ""}).encode(), "application/json", {"Set-Cookie": cookie}
-        )
+        challenge = {"nonce": nonce, "extra-params": extra_params}
+        self._send(200, json.dumps(challenge).encode(), "application/json", {"Set-Cookie": cookie})
 
     @staticmethod
     def _http_date(when: float) -> str:
@@ -288,11 +303,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise failed
         pubkey = _canonical_pubkey(runtime.get("tee-pubkey"))
         runtime_claims = {"tee-pubkey": pubkey, "nonce": session.nonce, "additional-evidence": additional}
-        expected = (
-            hashlib.sha512(_jcs(runtime_claims)).digest()
-            if session.tee == "se"
-            else hashlib.sha384(_jcs(runtime_claims)).digest()
-        )
+        expected = hashlib.new(session.hash_algorithm, _jcs(runtime_claims)).digest()
         init_digest = self._init_data(attestation.get("init-data"), failed)
         if session.tee != "sample":
             raise failed  # the double verifies only the sample TEE's evidence

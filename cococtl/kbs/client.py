@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cococtl.errors import CococtlError, InvalidInputError, UnreachableError
+from cococtl.errors import CococtlError, InvalidInputError, UnreachableError, printable
 from cococtl.evidence import Attester
 from cococtl.kbs.errors import kbs_error
 from cococtl.kbs.jwe import TeeKeyPair
@@ -33,10 +33,29 @@ def canonical_json(value: Any) -> bytes:
     return bytes(rfc8785.dumps(value))
 
 
-def report_data(nonce: str, tee_pubkey: dict[str, str], additional_evidence: str = "") -> bytes:
-    """SHA-384 of JCS({"tee-pubkey", "nonce", "additional-evidence"}): the primary evidence's report data."""
+# kbs-types HashAlgorithm::list_all() (hash_algorithm.rs), what guest-components' kbs_protocol advertises in
+# extra-params "supported-hash-algorithms"; the challenge's "selected-hash-algorithm" picks one, else sha384
+# (attestation-agent/kbs_protocol/src/client/rcar_client.rs get_request_extra_params / get_hash_algorithm).
+HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "sm3")
+DEFAULT_HASH_ALGORITHM = "sha384"
+
+
+def report_data(
+    nonce: str, tee_pubkey: dict[str, str], additional_evidence: str = "", algorithm: str = DEFAULT_HASH_ALGORITHM
+) -> bytes:
+    """HASH(JCS({"tee-pubkey", "nonce", "additional-evidence"})): the primary evidence's report data."""
     runtime = {"tee-pubkey": tee_pubkey, "nonce": nonce, "additional-evidence": additional_evidence}
-    return hashlib.sha384(canonical_json(runtime)).digest()
+    return hashlib.new(algorithm, canonical_json(runtime)).digest()
+
+
+def selected_hash_algorithm(extra_params: Any) -> str:
+    """The hash the KBS selected in the challenge's extra-params (case-insensitive, as strum parses it)."""
+    if not isinstance(extra_params, dict) or "selected-hash-algorithm" not in extra_params:
+        return DEFAULT_HASH_ALGORITHM
+    name = extra_params["selected-hash-algorithm"]
+    if not isinstance(name, str) or name.lower() not in HASH_ALGORITHMS:
+        raise UnreachableError(f"attestation (auth): the KBS selected an unknown hash algorithm {str(name)[:40]!r}")
+    return name.lower()
 
 
 def read_init_data(path: Path | None) -> dict[str, str] | None:
@@ -54,6 +73,7 @@ class KbsClient:
     cert_file: str | None = None
     timeout: float = 30.0
     requests_made: int = 0
+    hash_algorithm: str = DEFAULT_HASH_ALGORITHM
     _session: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,8 +104,10 @@ class KbsClient:
         url = f"{self.url}/kbs/v0/{path}"
         self.requests_made += 1
         try:
+            # Never follow a redirect: it could carry the admin token, the session cookie or a secret's bytes
+            # to another host (Trustee itself never redirects).
             response = self._session.request(
-                method, url, timeout=self.timeout, verify=ca_bundle(self.cert_file), **kwargs
+                method, url, timeout=self.timeout, verify=ca_bundle(self.cert_file), allow_redirects=False, **kwargs
             )
         except requests.exceptions.SSLError as exc:
             raise UnreachableError(
@@ -96,6 +118,13 @@ class KbsClient:
             raise UnreachableError(f"{what}: the KBS at {self.url} did not answer within {self.timeout:g} s") from None
         except requests.exceptions.ConnectionError as exc:
             raise UnreachableError(f"{what}: cannot reach the KBS at {self.url}: {exc}") from None
+        if 300 <= response.status_code < 400:
+            target = printable(response.headers.get("Location", "(no Location)"))
+            raise UnreachableError(
+                f"{what}: the KBS at {self.url} answered a redirect (HTTP {response.status_code}) to {target};"
+                " not followed, so that no credential or secret goes elsewhere",
+                hint="use the URL the KBS is really served at",
+            )
         if response.status_code != 200:
             raise kbs_error(response.status_code, response.content, what=what)
         return response
@@ -110,7 +139,8 @@ class KbsClient:
     ) -> str:
         """Run the RCAR handshake; return the attestation token (the session cookie is kept).
 
-        ``additional`` attesters (devices) are bound to SHA-384 of JCS({"nonce", "tee-pubkey"}); their
+        The report data is hashed with the challenge's selected algorithm (sha384 by default).
+        ``additional`` attesters (devices) are bound to HASH(JCS({"nonce", "tee-pubkey"})); their
         evidence goes, as the JSON text of ``{tee: evidence}``, into ``additional_evidence``.
         """
         challenge = self.request(
@@ -120,7 +150,7 @@ class KbsClient:
             json={
                 "version": PROTOCOL_VERSION,
                 "tee": attester.tee,
-                "extra-params": {"supported-hash-algorithms": ["sha384"]},
+                "extra-params": {"supported-hash-algorithms": list(HASH_ALGORITHMS)},
             },
         )
         try:
@@ -130,13 +160,15 @@ class KbsClient:
             raise UnreachableError("attestation (auth): the KBS challenge has no nonce") from None
         if not isinstance(nonce, str):
             raise UnreachableError("attestation (auth): the KBS nonce is not a string")
+        algorithm = selected_hash_algorithm(body.get("extra-params"))
+        self.hash_algorithm = algorithm
         pubkey = keypair.public_jwk()
         additional_evidence = ""
         if additional:
-            device_digest = hashlib.sha384(canonical_json({"nonce": nonce, "tee-pubkey": pubkey})).digest()
+            device_digest = hashlib.new(algorithm, canonical_json({"nonce": nonce, "tee-pubkey": pubkey})).digest()
             devices = {device.tee: device.evidence(device_digest) for device in additional}
             additional_evidence = json.dumps(devices, separators=(",", ":"))
-        evidence = attester.evidence(report_data(nonce, pubkey, additional_evidence))
+        evidence = attester.evidence(report_data(nonce, pubkey, additional_evidence, algorithm))
         attestation = {
             "init-data": init_data,
             "runtime-data": {"nonce": nonce, "tee-pubkey": pubkey},

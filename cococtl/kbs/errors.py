@@ -8,7 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cococtl.errors import CococtlError, DeniedError, InvalidInputError, NotFoundError, UnreachableError
+from cococtl.errors import (
+    CococtlError,
+    DeniedError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    UnreachableError,
+    printable,
+)
 
 _DENIED = {
     "PolicyDeny",
@@ -24,13 +32,13 @@ _DENIED = {
 def parse_error_body(body: bytes) -> tuple[str, str]:
     """Return (variant, detail) from an error body; ("", text) when it is not Trustee's JSON."""
     try:
-        document: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "", body[:300].decode("utf-8", errors="replace").strip()
+        document: Any = json.loads(body[: 1 << 20])
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "", printable(body[:300].decode("utf-8", errors="replace").strip())
     if not isinstance(document, dict):
-        return "", str(document)[:300]
-    variant = str(document.get("type", "")).rsplit("/", 1)[-1]
-    return variant, str(document.get("detail", ""))
+        return "", printable(document)
+    variant = printable(str(document.get("type", "")).rsplit("/", 1)[-1], 60)
+    return variant, printable(document.get("detail", ""))
 
 
 def kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
@@ -45,8 +53,12 @@ def kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
         )
     if variant in ("PluginNotFound", "InvalidRequestPath") or status == 404:
         return NotFoundError(f"{what}: not found on this KBS: {shown}")
-    if variant in ("ParsePolicyError", "SerdeError"):
+    if variant == "JweError":
+        return IntegrityError(f"{what}: the KBS could not build the JWE for our TEE key: {shown}")
+    if variant in ("ParsePolicyError", "SerdeError", "PolicyEngineError"):
         return InvalidInputError(f"{what}: the KBS rejected the request: {shown}")
+    if variant == "RvpsError":
+        return NotFoundError(f"{what}: the reference value service failed: {shown}")
     if variant in _DENIED or status in (401, 403):
         return DeniedError(f"{what}: {shown}")
     return UnreachableError(f"{what}: the KBS answered HTTP {status}: {shown}")

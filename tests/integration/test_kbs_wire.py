@@ -4,6 +4,7 @@ notes (independently of the KBS double)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from cococtl.errors import DeniedError, UnreachableError
 from cococtl.evidence.sample import SampleAttester
 from cococtl.kbs.admin import AdminCredentials, KbsAdmin
 from cococtl.kbs.client import KbsClient, fetch_resources
@@ -26,10 +28,13 @@ class Wire:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.jwe: dict[str, str] = {}
+        self.extra_params: Any = ""
+        self.redirect_to: str | None = None
+        self.error: tuple[int, bytes] | None = None
 
 
-@pytest.fixture
-def wire() -> Iterator[tuple[str, Wire]]:
+@contextlib.contextmanager
+def serve_wire() -> Iterator[tuple[str, Wire]]:
     record = Wire()
 
     class Handler(BaseHTTPRequestHandler):
@@ -45,17 +50,21 @@ def wire() -> Iterator[tuple[str, Wire]]:
             record.requests.append(
                 {"method": self.command, "path": self.path, "headers": dict(self.headers), "raw": raw}
             )
-            body, headers = b"", {}
-            if self.path == "/kbs/v0/auth":
-                body = json.dumps({"nonce": NONCE, "extra-params": ""}).encode()
+            body, headers, status = b"", {}, 200
+            if record.redirect_to is not None:
+                status, headers["Location"] = 307, record.redirect_to + self.path
+            elif record.error is not None:
+                status, body = record.error
+            elif self.path == "/kbs/v0/auth":
+                body = json.dumps({"nonce": NONCE, "extra-params": record.extra_params}).encode()
                 headers["Set-Cookie"] = (
                     "kbs-session-id=0123456789abcdef0123456789abcdef; Expires=Wed, 21 Oct 2037 07:28:00 GMT"
                 )
             elif self.path == "/kbs/v0/attest":
                 body = json.dumps({"token": "h.p.s"}).encode()
-            elif self.path.startswith("/kbs/v0/resource/") and self.command == "GET":
+            elif self.command == "GET":
                 body = json.dumps(record.jwe).encode()
-            self.send_response(200)
+            self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
@@ -69,6 +78,18 @@ def wire() -> Iterator[tuple[str, Wire]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", record
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def wire() -> Iterator[tuple[str, Wire]]:
+    with serve_wire() as served:
+        yield served
+
+
+@pytest.fixture
+def other_wire() -> Iterator[tuple[str, Wire]]:
+    with serve_wire() as served:
+        yield served
 
 
 def test_attestation_and_resource_requests(wire: tuple[str, Wire]) -> None:
@@ -143,3 +164,63 @@ def test_admin_bodies_use_each_endpoints_base64_flavour(wire: tuple[str, Wire]) 
     resource = record.requests[3]
     assert resource["raw"] == b"\x00\xffraw" and resource["headers"]["Content-Type"] == "application/octet-stream"
     assert all(r["headers"]["Authorization"] == "Bearer admin-token" for r in record.requests)
+
+
+def test_every_hash_is_advertised_and_the_selected_one_binds(wire: tuple[str, Wire]) -> None:
+    # guest-components kbs_protocol rcar_client.rs: extra-params {"supported-hash-algorithms": list_all()},
+    # the challenge's "selected-hash-algorithm" (case-insensitive) picks the hash, default sha384.
+    url, record = wire
+    record.extra_params = {"selected-hash-algorithm": "SHA512"}
+    with KbsClient(url) as client:
+        client.attest(SampleAttester(), TeeKeyPair.generate("ec-p256"))
+    auth = json.loads(record.requests[0]["raw"])
+    assert auth["extra-params"] == {"supported-hash-algorithms": ["sha256", "sha384", "sha512", "sm3"]}
+    attest = json.loads(record.requests[1]["raw"])
+    runtime = {"tee-pubkey": attest["runtime-data"]["tee-pubkey"], "nonce": NONCE, "additional-evidence": ""}
+    canonical = json.dumps(runtime, sort_keys=True, separators=(",", ":")).encode()
+    report = base64.b64decode(attest["tee-evidence"]["primary_evidence"]["report_data"])
+    assert report == hashlib.sha512(canonical).digest()
+    record.extra_params = {"selected-hash-algorithm": "md5"}
+    with KbsClient(url) as client, pytest.raises(UnreachableError, match="unknown hash algorithm"):
+        client.attest(SampleAttester(), TeeKeyPair.generate("ec-p256"))
+
+
+def test_plugin_uris_go_to_their_plugin_with_the_query(wire: tuple[str, Wire]) -> None:
+    # resource_uri lib.rs: kbs+<plugin>:// → plugin; kbs_protocol get_resource: /kbs/v0/<plugin>/<path>?<query>.
+    from cococtl.devkbs.jwe import encrypt_to
+
+    url, record = wire
+    pair = TeeKeyPair.generate("ec-p256")
+    record.jwe = encrypt_to(pair.public_jwk(), b"cert")
+    with KbsClient(url) as client:
+        got, _ = fetch_resources(
+            client, SampleAttester(), ["kbs+pkcs11:///slot/1/key?label=a&x=1", "kbs+resource:///default/key/c"],
+            keypair=pair,
+        )  # fmt: skip
+    assert got == {"kbs+pkcs11:///slot/1/key?label=a&x=1": b"cert", "default/key/c": b"cert"}
+    assert [r["path"] for r in record.requests[2:]] == [
+        "/kbs/v0/pkcs11/slot/1/key?label=a&x=1",
+        "/kbs/v0/resource/default/key/c",
+    ]
+
+
+def test_a_redirect_is_never_followed_with_a_secret(wire: tuple[str, Wire], other_wire: tuple[str, Wire]) -> None:
+    url, record = wire
+    elsewhere, seen = other_wire
+    record.redirect_to = elsewhere
+    admin = KbsAdmin(KbsClient(url), AdminCredentials(token="admin-token"))
+    with pytest.raises(UnreachableError, match=r"redirect.*not followed") as caught:
+        admin.set_resource("default/key/k", b"the secret key bytes")
+    assert caught.value.exit_code == 4 and seen.requests == []
+    assert "admin-token" not in caught.value.message
+
+
+def test_peer_text_is_escaped_and_cut(wire: tuple[str, Wire]) -> None:
+    url, record = wire
+    detail = "denied \x1b[31mred\x1b[0m " + "x" * 5000
+    record.error = (401, json.dumps({"type": "https://x/PolicyDeny", "detail": detail}).encode())
+    with KbsClient(url) as client, pytest.raises(DeniedError) as caught:
+        client.attest(SampleAttester(), TeeKeyPair.generate("ec-p256"))
+    message = caught.value.message
+    assert "\x1b" not in message and "\\x1b[31m" in message and "(5020 characters)" in message
+    assert len(message) < 600
