@@ -69,6 +69,10 @@ def run(
         bool, typer.Option("--keep-workdir", help="Keep the work directory (it holds plaintext!) to debug.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option("--allow-unverified", help="Run resources the manifest gives no hash (development only!)."),
+    ] = False,
     registry_tls_verify: Annotated[
         bool, typer.Option("--registry-tls-verify/--no-registry-tls-verify", help="Verify TLS of docker:// images.")
     ] = True,
@@ -106,7 +110,17 @@ def run(
         python=python,
         reuse_venv=reuse_venv,
         concurrency=concurrency,
+        allow_unverified=allow_unverified,
     )
+    from cococtl.compute.runner import check_outputs, unverified_resources
+
+    check_outputs(options)
+    unverified = unverified_resources(parsed)
+    if unverified and allow_unverified:
+        out.warning(
+            f"--allow-unverified: {len(unverified)} resource(s) run WITHOUT an integrity check "
+            f"({', '.join(unverified[:3])}); the report records verified: false"
+        )
 
     def sink(_stream: str, chunk: bytes) -> None:
         if not out.quiet:

@@ -29,7 +29,7 @@ from cococtl.compute.unzip import unzip_dataset
 from cococtl.compute.workdir import WorkDir, work_directory
 from cococtl.crypto import gcm
 from cococtl.crypto.files import BackgroundDigest
-from cococtl.errors import CococtlError, IntegrityError, InvalidInputError
+from cococtl.errors import CococtlError, IntegrityError, InvalidInputError, OutputExistsError
 from cococtl.fsutil import atomic_output
 
 
@@ -103,6 +103,7 @@ class RunOptions:
     python: str | None = None
     reuse_venv: bool = False
     concurrency: int = 4
+    allow_unverified: bool = False
 
 
 @dataclass
@@ -114,6 +115,7 @@ class ResourceReport:
     sha3_256: str | None = None
     seconds: float = 0.0
     downloaded: Path | None = None
+    verified: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,7 @@ class ResourceReport:
             "type": self.type,
             "bytes": self.bytes,
             "sha3_256": self.sha3_256,
+            "verified": self.verified,
             "seconds": round(self.seconds, 3),
         }
 
@@ -191,6 +194,12 @@ def _key_paths(downloads: list[tuple[ResourceSpec, ResourceReport]], peers: Peer
     wanted: dict[str | None, list[str]] = {}
     for resource, report in downloads:
         if not resource.encrypted:
+            if _is_oci(resource) and peers.oci_kids is not None and report.downloaded is not None:
+                if peers.oci_kids(report.downloaded):
+                    raise InvalidInputError(
+                        f"the image {resource.uri} has encrypted layers but the manifest marks it encrypted: false",
+                        hint="set encrypted: true (and the KBS it needs) for this resource",
+                    )
             continue
         if _is_oci(resource):
             if peers.oci_kids is None or report.downloaded is None:
@@ -205,8 +214,26 @@ def _key_paths(downloads: list[tuple[ResourceSpec, ResourceReport]], peers: Peer
     return wanted
 
 
+def unverified_resources(manifest: ManifestSpec) -> list[str]:
+    """URIs of the resources the manifest gives no (or an all-zero) hash for: Cocos fails them, since a zero
+    hash never matches (agent/service.go compares the SHA3-256 of every received resource)."""
+    resources: list[ResourceSpec] = [manifest.algorithm, *manifest.datasets]
+    return [r.uri for r in resources if r.hash is None or not any(r.hash)]
+
+
+def check_outputs(options: RunOptions) -> None:
+    """Refuse an unusable ``--results`` before anything is downloaded or run."""
+    target = options.results_dir
+    if target.exists() and not target.is_dir():
+        raise OutputExistsError(f"--results {target} exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not options.force:
+        raise OutputExistsError(f"--results {target} is not empty", hint="pass --force to replace files in it")
+
+
 def _verify_hash(resource: ResourceSpec, digest: str, what: str) -> None:
-    if resource.hash is not None and resource.hash.hex() != digest:
+    if resource.hash is None or not any(resource.hash):
+        return  # allowed only with --allow-unverified (checked before the run starts)
+    if resource.hash.hex() != digest:
         raise IntegrityError(
             f"{what} hash mismatch: the manifest expects SHA3-256 {resource.hash.hex()}, the data has {digest}",
             hint="nothing was executed",
@@ -256,6 +283,14 @@ def run_computation(
     log = StateLog(listener=(lambda e: on_event(e.state, e.status, e.details)) if on_event else None)
     report = RunReport(manifest.computation_id, log)
     try:
+        check_outputs(options)
+        unverified = unverified_resources(manifest)
+        if unverified and not options.allow_unverified:
+            raise InvalidInputError(
+                f"{len(unverified)} resource(s) have no hash ({', '.join(unverified[:3])}): Cocos refuses them"
+                " (a missing hash never matches)",
+                hint="give each resource its SHA3-256 (cococtl checksum FILE), or --allow-unverified for development",
+            )
         log.enter(State.RECEIVING_MANIFEST, Status.COMPLETED)
         with work_directory(options.workdir_parent, keep=options.keep_workdir) as work:
             if options.keep_workdir:
@@ -278,6 +313,8 @@ def _pipeline(
     log.enter(State.RECEIVING_ALGORITHM, Status.IN_PROGRESS, "downloading")
     downloads = _download_all(manifest, peers, work, options.concurrency)
     report.resources = [r for _, r in downloads]
+    for resource, resource_report in downloads:
+        resource_report.verified = resource.hash is not None and any(resource.hash)
 
     keys: dict[tuple[str | None, str], bytes] = {}
     for kbs_url, paths in _key_paths(downloads, peers).items():

@@ -132,8 +132,16 @@ def test_retry_then_success_and_bin(tmp_path: Path, cli: Any, keys: dict[str, An
             "kbs_resource_path": "default/key/algo",
             "algo_type": "bin",
             "algo_args": ["a", "b"],
+            "hash": hashlib.sha3_256(BIN_ALGORITHM.encode()).hexdigest(),
         },
-        "datasets": [{"uri": data_uri, "encrypted": True, "kbs_resource_path": "default/key/data"}],
+        "datasets": [
+            {
+                "uri": data_uri,
+                "encrypted": True,
+                "kbs_resource_path": "default/key/data",
+                "hash": hashlib.sha3_256(b"12345").hexdigest(),
+            }
+        ],
     }
     (tmp_path / "m.yaml").write_text(json.dumps(document))
     cli("run", tmp_path / "m.yaml", "--keys-file", keys["file"], "--results", tmp_path / "out")
@@ -186,14 +194,28 @@ def test_stalled_server_times_out(tmp_path: Path, cli: Any, keys: dict[str, Any]
 
 def test_plaintext_needs_no_keys_but_encrypted_does(tmp_path: Path, cli: Any, http_server: FileServer) -> None:
     uri = http_server.publish("algo.sh", BIN_ALGORITHM.encode())
-    (tmp_path / "m.json").write_text(json.dumps({"algorithm": {"uri": uri}}))
+    digest = hashlib.sha3_256(BIN_ALGORITHM.encode()).hexdigest()
+    (tmp_path / "m.json").write_text(json.dumps({"algorithm": {"uri": uri, "hash": digest}}))
     cli("run", tmp_path / "m.json", "--results", tmp_path / "out")
     assert (tmp_path / "out" / "bytes.txt").read_text().strip() == "0"
     (tmp_path / "m.json").write_text(
-        json.dumps({"algorithm": {"uri": uri, "encrypted": True, "kbs_resource_path": "a/b/c"}})
+        json.dumps({"algorithm": {"uri": uri, "encrypted": True, "kbs_resource_path": "a/b/c", "hash": digest}})
     )
     result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out2", expect=3)
     assert "--keys-file" in result.stderr and "a/b/c" in result.stderr
+
+
+def test_unhashed_resources_are_refused_before_download_unless_allowed(
+    tmp_path: Path, cli: Any, http_server: FileServer
+) -> None:
+    uri = http_server.publish("algo.sh", BIN_ALGORITHM.encode())
+    (tmp_path / "m.json").write_text(json.dumps({"algorithm": {"uri": uri}}))
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", expect=3)
+    assert "no hash" in result.stderr and "--allow-unverified" in result.stderr
+    assert http_server.requests == []  # refused before anything was downloaded
+    result = cli("--json", "run", tmp_path / "m.json", "--results", tmp_path / "out", "--allow-unverified")
+    assert "WITHOUT an integrity check" in result.stderr
+    assert [r["verified"] for r in result.json["resources"]] == [False]
 
 
 def _kbs_manifest(tmp_path: Path, kbs_url: str, algo_uri: str, data_uri: str) -> Path:
@@ -307,8 +329,20 @@ def test_oci_algorithm_from_the_registry(
     data_uri = http_server.publish("iris.csv.enc", _encrypt(IRIS, keys["data"]))
     document = {
         "computation_id": "registry",
-        "algorithm": {"uri": remote, "encrypted": True, "algo_type": "python"},
-        "datasets": [{"uri": data_uri, "encrypted": True, "kbs_resource_path": "default/key/data"}],
+        "algorithm": {
+            "uri": remote,
+            "encrypted": True,
+            "algo_type": "python",
+            "hash": hashlib.sha3_256(ALGORITHM).hexdigest(),
+        },
+        "datasets": [
+            {
+                "uri": data_uri,
+                "encrypted": True,
+                "kbs_resource_path": "default/key/data",
+                "hash": hashlib.sha3_256(IRIS).hexdigest(),
+            }
+        ],
     }
     (tmp_path / "m.json").write_text(json.dumps(document))
     report = cli(
@@ -387,6 +421,7 @@ def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any],
             {
                 "source": {"url": data_uri, "kbsResourcePath": "default/key/data", "encrypted": True},
                 "filename": "iris.csv",
+                "hash": base64.b64encode(hashlib.sha3_256(IRIS).digest()).decode(),
             }
         ],
         "resultConsumers": [{"userKey": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="}],
@@ -411,9 +446,15 @@ def test_interrupted_run_leaves_no_plaintext(tmp_path: Path, keys: dict[str, Any
             "encrypted": True,
             "kbs_resource_path": "default/key/algo",
             "algo_type": "bin",
+            "hash": hashlib.sha3_256(slow).hexdigest(),
         },
         "datasets": [
-            {"uri": f"file://{tmp_path / 'data.enc'}", "encrypted": True, "kbs_resource_path": "default/key/data"}
+            {
+                "uri": f"file://{tmp_path / 'data.enc'}",
+                "encrypted": True,
+                "kbs_resource_path": "default/key/data",
+                "hash": hashlib.sha3_256(IRIS).hexdigest(),
+            }
         ],
     }
     (tmp_path / "m.json").write_text(json.dumps(document))
@@ -463,7 +504,12 @@ def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, 
         "kbs:///default/key/algo",
     )
     (tmp_path / "data.enc").write_bytes(_encrypt(b"0123456789", keys["data"]))
-    dataset = {"uri": f"file://{tmp_path / 'data.enc'}", "encrypted": True, "kbs_resource_path": "default/key/data"}
+    dataset = {
+        "uri": f"file://{tmp_path / 'data.enc'}",
+        "encrypted": True,
+        "kbs_resource_path": "default/key/data",
+        "hash": hashlib.sha3_256(b"0123456789").hexdigest(),
+    }
     (tmp_path / "py.json").write_text(
         json.dumps(
             {
@@ -472,6 +518,7 @@ def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, 
                     "encrypted": True,
                     "algo_type": "python",
                     "algo_args": ["a"],
+                    "hash": hashlib.sha3_256(PYTHON_ALGORITHM.encode()).hexdigest(),
                 },
                 "datasets": [dataset],
             }
@@ -489,6 +536,7 @@ def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, 
                     "encrypted": True,
                     "algo_type": "wasm",
                     "kbs_resource_path": "default/key/algo",
+                    "hash": hashlib.sha3_256(WAT_ALGORITHM.encode()).hexdigest(),
                 },
                 "datasets": [dataset],
             }

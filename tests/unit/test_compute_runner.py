@@ -129,7 +129,7 @@ def test_successful_run(setup: dict[str, object]) -> None:
 def test_hash_mismatch_executes_nothing(setup: dict[str, object]) -> None:
     d = setup["dir"]
     assert isinstance(d, Path)
-    report, out = _run(setup, _manifest(d, hash=bytes(32)))
+    report, out = _run(setup, _manifest(d, hash=bytes([1]) * 32))
     assert report.error is not None and report.error.exit_code == 7  # type: ignore[attr-defined]
     assert "hash mismatch" in report.error.message  # type: ignore[attr-defined]
     assert out == [] and not (d / "results").exists()
@@ -169,9 +169,40 @@ def test_unencrypted_and_decompress(setup: dict[str, object]) -> None:
     with zipfile.ZipFile(d / "bundle.zip", "w") as archive:
         archive.writestr("part1.csv", "aaaa")
         archive.writestr("part2.csv", "bbbbbb")
+    digest = hashlib.sha3_256((d / "bundle.zip").read_bytes()).digest()
     manifest = _manifest(
-        d, uri=str(d / "bundle.zip"), encrypted=False, hash=None, decompress=True, filename="bundle.zip"
+        d, uri=str(d / "bundle.zip"), encrypted=False, hash=digest, decompress=True, filename="bundle.zip"
     )
     report, _ = _run(setup, manifest)
     assert report.error is None  # type: ignore[attr-defined]
     assert (d / "results" / "bytes.txt").read_text().strip() == "10"
+
+
+def test_a_resource_without_hash_is_refused_unless_allowed(setup: dict[str, object]) -> None:
+    # Cocos fails a resource whose manifest hash is missing (zero): it never matches the SHA3-256.
+    d = setup["dir"]
+    assert isinstance(d, Path)
+    report, out = _run(setup, _manifest(d, hash=None))
+    error = report.error  # type: ignore[attr-defined]
+    assert error is not None and error.exit_code == 3 and "no hash" in error.message and out == []
+    assert not (d / "results").exists()
+    peers = Peers(fetch=copy_fetch, keys=OfflineKeySource(setup["keys_file"]))  # type: ignore[arg-type]
+    allowed = run_computation(
+        _manifest(d, hash=None),
+        peers,
+        RunOptions(results_dir=d / "results", workdir_parent=d / "work", allow_unverified=True),
+        sink=lambda _n, _chunk: None,
+    )
+    assert allowed.error is None
+    assert [r.to_json()["verified"] for r in allowed.resources] == [True, False]
+
+
+def test_results_are_checked_before_anything_runs(setup: dict[str, object]) -> None:
+    d = setup["dir"]
+    assert isinstance(d, Path)
+    (d / "results").mkdir()
+    (d / "results" / "old.txt").write_text("keep me")
+    report, out = _run(setup, _manifest(d))
+    error = report.error  # type: ignore[attr-defined]
+    assert error is not None and error.exit_code == 3 and "not empty" in error.message and out == []
+    assert (d / "results" / "old.txt").read_text() == "keep me"
