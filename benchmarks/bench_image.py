@@ -1,5 +1,5 @@
-"""Encrypt and decrypt an OCI image with one large layer: cococtl's native engine vs skopeo 1.18 with
-`cococtl keyprovider` as its key provider. Reports wall time and peak RSS of each run.
+"""Encrypt and decrypt an OCI image with one large layer: cococtl's native engine vs skopeo 1.19 (built from
+the Go module proxy) with `cococtl keyprovider` as its key provider. Reports wall time and peak RSS of each run.
 
 Budget (DESIGN.md §5): native >= 1.5x faster than skopeo + key provider; RSS <= 64 MiB.
 Usage: python benchmarks/bench_image.py [--layer-mib 256] [--skopeo PATH]
@@ -88,7 +88,7 @@ def _layout(root: Path, layer_mib: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--layer-mib", type=int, default=256)
-    parser.add_argument("--skopeo", default=shutil.which("skopeo-1.18") or str(ROOT / ".tools" / "bin" / "skopeo-1.18"))
+    parser.add_argument("--skopeo", default=str(ROOT / ".tools" / "bin" / "skopeo-go"))
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     cococtl = shutil.which("cococtl", path=str(Path(sys.executable).parent)) or "cococtl"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite's real peers need. Idempotent and quiet when done.
 #   skopeo (Debian 12's 1.9.3, no key-provider support), docker-registry (an OCI registry on loopback),
-#   and a key-provider-capable skopeo 1.18 in a private prefix (scripts/install-skopeo-1.18.sh).
+#   and a key-provider-capable skopeo 1.19 built from the Go module proxy as .tools/bin/skopeo-go
+#   (scripts/install-skopeo-go.sh; it replaced Debian 13's skopeo run through its own loader).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 need=()
@@ -16,4 +17,4 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl stop docker-registry || true
 fi
-bash "$(dirname "$0")/install-skopeo-1.18.sh" >/dev/null
+bash "$(dirname "$0")/install-skopeo-go.sh"

@@ -1,4 +1,5 @@
-"""Interoperability with the real container tools: skopeo 1.18 (Go ocicrypt) and skopeo 1.9.3 + docker-registry.
+"""Interoperability with the real container tools: skopeo 1.19 built from the Go module proxy (Go ocicrypt 1.3)
+and skopeo 1.9.3 + docker-registry.
 
 Every case asserts byte-identical decrypted layers (the original digests).
 """
@@ -23,7 +24,8 @@ from tests.oci_images import build_image
 
 pytestmark = pytest.mark.integration
 KID = "kbs:///default/key/img"
-SKOPEO_118 = shutil.which("skopeo-1.18") or str(Path(__file__).parents[2] / ".tools" / "bin" / "skopeo-1.18")
+# skopeo 1.19 built from the Go module proxy by scripts/install-skopeo-go.sh (containers/image + ocicrypt 1.3).
+SKOPEO_GO = str(Path(__file__).parents[2] / ".tools" / "bin" / "skopeo-go")
 
 
 def _skopeo(binary: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,12 +43,12 @@ def _skopeo(binary: str, *args: str, env: dict[str, str] | None = None) -> subpr
 
 def _skopeo_encrypt(source: str, destination: str, kek_file: Path, env: dict[str, str]) -> None:
     params = f"provider:attestation-agent:keypath={kek_file}::keyid={KID}::algorithm=A256GCM"
-    _skopeo(SKOPEO_118, "copy", "--encryption-key", params, source, destination, env=env)
+    _skopeo(SKOPEO_GO, "copy", "--encryption-key", params, source, destination, env=env)
 
 
 def _skopeo_decrypt(source: str, destination: str, env: dict[str, str]) -> None:
     params = "provider:attestation-agent:offline_fs_kbc::null"
-    _skopeo(SKOPEO_118, "copy", "--decryption-key", params, source, destination, env=env)
+    _skopeo(SKOPEO_GO, "copy", "--decryption-key", params, source, destination, env=env)
 
 
 def _layer_digests(directory: Path, tag: str | None = None) -> list[str]:
@@ -84,7 +86,7 @@ def _cmd_provider_config(tmp_path: Path, *args: str) -> dict[str, str]:
 
 def test_skopeo_versions_are_the_expected_ones() -> None:
     assert "1.9" in subprocess.run(["skopeo", "--version"], capture_output=True, text=True, check=True).stdout
-    assert "1.18" in subprocess.run([SKOPEO_118, "--version"], capture_output=True, text=True, check=True).stdout
+    assert "1.19" in subprocess.run([SKOPEO_GO, "--version"], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.parametrize("via", ["args", "env"])
@@ -152,7 +154,7 @@ def test_skopeo_engine_with_key_provider_support(
     tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key, kek_file, _ = kek
-    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_118)
+    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_GO)
     report = cli(
         "--json",
         "encrypt",
@@ -216,7 +218,7 @@ def test_skopeo_engine_with_a_grpc_provider(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     key, kek_file, _ = kek
-    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_118)
+    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_GO)
     cli(
         "encrypt",
         "image",
