@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -373,6 +374,18 @@ def _oci_layers(
     return peers.oci_decrypt(report.downloaded, layers_dir, lambda kid: key_for(resource, kid))
 
 
+def _copy_tree_into(tree: Path, root: Path) -> None:
+    """Merge the regular files of ``tree`` into ``root`` (directories 0700), never through a link."""
+    for source in sorted(tree.rglob("*")):
+        if source.is_symlink() or not source.is_file():
+            continue
+        target = root / source.relative_to(tree)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if target.is_symlink() or target.is_dir():
+            raise InvalidInputError(f"the image's {source.relative_to(tree)} clashes with the work directory layout")
+        shutil.copy2(source, target)
+
+
 def _stage_algorithm(
     spec: AlgorithmSpec,
     report: ResourceReport,
@@ -387,6 +400,9 @@ def _stage_algorithm(
         extracted = extract_algorithm(layers, tree, spec.algo_type)
         digest = _sha3_of(extracted.algorithm)
         _verify_hash(spec, digest, "algorithm")
+        # Like the agent (agent/service.go runComputation: `cp -r SourceDir/. currentDir`), the whole extracted
+        # tree goes into the work directory, so a python algorithm keeps its helper modules.
+        _copy_tree_into(tree, work.root)
         os.replace(extracted.algorithm, work.algorithm)
         if extracted.requirements is not None and extracted.requirements.exists():
             os.replace(extracted.requirements, work.requirements)

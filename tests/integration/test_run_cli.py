@@ -545,3 +545,35 @@ def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, 
     cli("run", tmp_path / "wasm.json", "--keys-file", keys["file"], "--results", tmp_path / "wasm-out")
     assert (tmp_path / "wasm-out" / "out.txt").read_bytes() == b"wasm ok\n"
     _no_plaintext_left(keys)
+
+
+def test_oci_python_algorithm_keeps_its_helper_modules(tmp_path: Path, cli: Any, keys: dict[str, Any]) -> None:
+    # cocos pkg/oci/extract.go isAlgorithmFile: every *.py of the image is extracted (the first found is the
+    # algorithm), and agent/service.go copies the extracted tree into the work directory before running `algo`.
+    from cococtl.oci.image import encrypt_image
+    from cococtl.oci.layout import parse_reference
+    from tests.oci_images import build_image
+
+    main = b"import helper\nfrom pkg import util\nopen('results/out.txt', 'w').write(helper.X + util.Y)\n"
+    build_image(
+        tmp_path / "img",
+        [{"main.py": main, "helper.py": b"X = 'helper '\n", "pkg/util.py": b"Y = 'util'\n"}],
+    )
+    encrypt_image(
+        parse_reference(f"oci:{tmp_path / 'img'}"),
+        parse_reference(f"oci:{tmp_path / 'img-enc'}:1"),
+        keys["algo"],
+        "kbs:///default/key/algo",
+    )
+    document = {
+        "algorithm": {
+            "uri": f"oci:{tmp_path / 'img-enc'}:1",
+            "encrypted": True,
+            "algo_type": "python",
+            "hash": hashlib.sha3_256(main).hexdigest(),
+        }
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    cli("run", tmp_path / "m.json", "--keys-file", keys["file"], "--results", tmp_path / "out")
+    assert (tmp_path / "out" / "out.txt").read_text() == "helper util"
+    _no_plaintext_left(keys)
