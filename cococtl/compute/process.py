@@ -35,6 +35,37 @@ def _pump(stream: IO[bytes], name: str, sink: OutputSink) -> None:
             sink(name, chunk)
 
 
+_MARKER = "COCOCTL_RUN_MARKER"
+
+
+def _marked_processes(marker: str) -> list[int]:
+    """Every live process whose environment carries ``marker``: the child and all it started, even those that
+    left its process group with setsid (they inherit the environment)."""
+    needle = f"{_MARKER}={marker}".encode() + b"\0"
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                if needle in handle.read() + b"\0":
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _kill_marked(marker: str) -> None:
+    for _ in range(20):
+        pids = [pid for pid in _marked_processes(marker) if pid != os.getpid()]
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
@@ -56,10 +87,11 @@ def run_streaming(
 ) -> Completed:
     """Run ``argv`` in its own session; stream stdout/stderr to ``sink``; kill the group on timeout or Ctrl-C."""
     start = time.monotonic()
+    marker = os.urandom(8).hex()
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
-        env=dict(env),
+        env={**env, _MARKER: marker},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -82,9 +114,10 @@ def run_streaming(
         _kill_group(proc)
         raise
     finally:
-        # Children that outlive the main process (daemonised grandchildren) are not waited for.
+        # Nothing the algorithm started outlives it: its group, and any descendant that left the group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        _kill_marked(marker)
         for pump in pumps:
             pump.join(timeout=5)
     return Completed(proc.returncode, time.monotonic() - start, timed_out)

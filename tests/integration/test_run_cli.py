@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -577,3 +578,24 @@ def test_oci_python_algorithm_keeps_its_helper_modules(tmp_path: Path, cli: Any,
     cli("run", tmp_path / "m.json", "--keys-file", keys["file"], "--results", tmp_path / "out")
     assert (tmp_path / "out" / "out.txt").read_text() == "helper util"
     _no_plaintext_left(keys)
+
+
+@pytest.mark.parametrize("ending", ["exit 0", "sleep 30"])
+def test_nothing_the_algorithm_started_survives(tmp_path: Path, cli: Any, http_server: FileServer, ending: str) -> None:
+    # A grandchild that leaves the process group with setsid is still ended, on success and on --timeout.
+    pid_file = tmp_path / "grandchild.pid"
+    script = f"#!/bin/sh\nsetsid sleep 300 </dev/null >/dev/null 2>&1 &\necho $! > {pid_file}\n{ending}\n".encode()
+    uri = http_server.publish("algo.sh", script)
+    digest = hashlib.sha3_256(script).hexdigest()
+    (tmp_path / "m.json").write_text(json.dumps({"algorithm": {"uri": uri, "algo_type": "bin", "hash": digest}}))
+    expect = 0 if ending == "exit 0" else 9
+    cli("run", tmp_path / "m.json", "--results", tmp_path / "out", "--timeout", "2", expect=expect)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+        if stat.split(") ", 1)[-1].startswith("Z"):
+            break  # a zombie waiting for its reaper is dead
+        time.sleep(0.05)
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else "gone"
+    assert stat == "gone" or stat.split(") ", 1)[-1].startswith("Z")
