@@ -115,6 +115,10 @@ def run(
     from cococtl.compute.runner import check_outputs, unverified_resources
 
     check_outputs(options)
+    from cococtl.compute.workdir import remove_stale_workdirs
+
+    for stale in remove_stale_workdirs():
+        out.status(f"removed {stale}: the work directory (with plaintext) of a run that was killed")
     unverified = unverified_resources(parsed)
     if unverified and allow_unverified:
         out.warning(

@@ -432,7 +432,7 @@ def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any],
     assert report["state"] == "Complete" and report["computation_id"] == "8"
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_interrupted_run_leaves_no_plaintext(tmp_path: Path, keys: dict[str, Any], signal_name: str) -> None:
     import signal
     import subprocess
@@ -479,10 +479,25 @@ def test_interrupted_run_leaves_no_plaintext(tmp_path: Path, keys: dict[str, Any
         pass
     proc.send_signal(getattr(signal, signal_name))
     _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stderr
-    assert b"Traceback" not in stderr
-    _no_plaintext_left(keys)
     assert not (tmp_path / "out").exists()
+    if signal_name != "SIGKILL":
+        assert proc.returncode == 130, stderr
+        assert b"Traceback" not in stderr
+        _no_plaintext_left(keys)
+        return
+    # SIGKILL cannot be caught: the work directory (plaintext) is left, and the next run removes it.
+    left = list(keys["tmp"].glob("cococtl-run-*"))
+    assert len(left) == 1 and (left[0] / "algo").exists()
+    (tmp_path / "next.json").write_text(json.dumps({"algorithm": {"uri": "file:///nonexistent", "hash": "00" * 32}}))
+    rerun = subprocess.run(
+        ["cococtl", "run", str(tmp_path / "next.json"), "--results", str(tmp_path / "out2")],
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(keys["tmp"])},
+        timeout=60,
+        check=False,
+    )
+    assert f"removed {left[0]}".encode() in rerun.stderr and b"was killed" in rerun.stderr
+    assert not left[0].exists()
 
 
 def test_python_with_requirements_and_wasm_end_to_end(tmp_path: Path, cli: Any, keys: dict[str, Any]) -> None:
