@@ -1,49 +1,52 @@
-"""Source types and URI normalisation, ported from Cocos' ``inferSourceType`` (agent/service.go)."""
+"""Source types and URI normalisation, after Cocos' ``inferSourceType`` (agent package, releases after v0.8.2).
+
+The rule (pinned by upstream's ``TestInferSourceTypeDetailed`` in agent/resource_test.go and checked
+URI by URI against Go itself by tests/integration/test_cocos_peer.py): Go's ``url.Parse`` must accept the
+URI (a parse error means no type: ``https://h:x/`` or ``a%zz/b`` have none); a known scheme
+maps to its type; a URI without a scheme is an OCI reference when it holds a ``/``; any other scheme is an
+OCI reference ``name:tag`` when the URI has no ``://`` and the rest is opaque (cocos agent/service.go
+``inferSourceType`` at 747aaaa5, lines 697-734). cococtl adds ``file://`` for local runs. Where Cocos finds no
+type (a bare ``host:port/repo`` that Go refuses to parse, an unknown scheme), the manifest must say it.
+"""
 
 from __future__ import annotations
+
+from cococtl.manifest.gourl import GoURLError, go_url_parse
 
 SOURCE_TYPES = ("oci-image", "s3", "gcs", "https", "http", "file")
 
 _SCHEME_TYPES = {"docker": "oci-image", "oci": "oci-image", "s3": "s3", "gs": "gcs", "https": "https", "http": "http"}
 
 
-def _go_scheme(uri: str) -> tuple[str, str] | None:
-    """Go's ``url.getScheme``: (lower-cased scheme, rest), ("", uri) when there is none, None on error."""
-    for index, char in enumerate(uri):
-        if char.isascii() and char.isalpha():
-            continue
-        if char.isascii() and (char.isdigit() or char in "+-."):
-            if index == 0:
-                return "", uri
-            continue
-        if char == ":":
-            if index == 0:
-                return None  # Go: "missing protocol scheme"
-            return uri[:index].lower(), uri[index + 1 :]
-        return "", uri
-    return "", uri
-
-
 def infer_source_type(uri: str) -> str:
     """The source type Cocos infers for ``uri``; "" when it cannot tell (Cocos then fails the run).
 
-    ``file://`` URIs are a cococtl extra for local runs.
+    ``file://`` URIs (any case of the scheme) are a cococtl extra for local runs.
     """
-    if not uri or any(ord(c) < 0x20 or ord(c) == 0x7F for c in uri):
+    if not uri:
         return ""
-    if uri.startswith("file://"):
+    try:
+        parsed = go_url_parse(uri)  # Go: u, err := url.Parse(uri); an error means no type
+    except GoURLError:
+        return ""
+    if parsed.scheme in _SCHEME_TYPES:
+        return _SCHEME_TYPES[parsed.scheme]
+    if parsed.scheme == "file" and uri[len("file:") :].startswith("//"):
         return "file"
-    parsed = _go_scheme(uri)
-    if parsed is None:
-        return ""
-    scheme, rest = parsed
-    if scheme in _SCHEME_TYPES:
-        return _SCHEME_TYPES[scheme]
-    if scheme == "":
+    if parsed.scheme == "":
         return "oci-image" if "/" in uri else ""
-    if "://" not in uri and rest and not rest.startswith("/"):
-        return "oci-image"
-    return ""
+    return "oci-image" if "://" not in uri and parsed.opaque else ""
+
+
+def no_type_reason(uri: str) -> str:
+    """Why Cocos infers no type for ``uri`` (for the error message)."""
+    try:
+        parsed = go_url_parse(uri)
+    except GoURLError as error:
+        return f"Go's url.Parse refuses it ({error})"
+    if parsed.scheme:
+        return f"the scheme {parsed.scheme!r} is not one Cocos knows"
+    return "it has no scheme and no '/'"
 
 
 def oci_reference(uri: str) -> str:

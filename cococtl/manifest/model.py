@@ -19,7 +19,7 @@ from typing import Any
 
 from cococtl.errors import InvalidInputError, NotFoundError
 from cococtl.kbs.uri import parse_resource_path
-from cococtl.manifest.infer import infer_source_type, oci_reference
+from cococtl.manifest.infer import infer_source_type, no_type_reason, oci_reference
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 _MAX_MANIFEST_BYTES = 8 << 20
@@ -97,6 +97,15 @@ def _snake_keys(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def _drop_nulls(value: Any) -> Any:
+    """Go's encoding/json treats an object member that is null as absent (it leaves the zero value)."""
+    if isinstance(value, dict):
+        return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(item) for item in value]
+    return value
+
+
 def parse_document(text: str, *, source: str = "<manifest>") -> Any:
     """JSON first (fast, exact), then YAML (a superset) for anything else."""
     try:
@@ -136,6 +145,33 @@ def schema_problems(document: Any) -> list[tuple[str, str]]:
                 "32 bytes (in YAML, quote hex digits)"
             )
         problems.append((path, message))
+    return problems
+
+
+def _go_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """What Go's json.Unmarshal into Cocos' agent.Computation refuses but JSON Schema lets through.
+
+    A hash element must be a JSON integer literal (Go decodes ``[32]byte`` elements with
+    strconv.ParseUint, so ``1.0`` and ``1e0`` fail, while JSON Schema counts 1.0 as an integer), and a
+    ``user_key`` is a Go ``[]byte``: standard base64 with padding (encoding/json ignores CR and LF in it).
+    """
+    problems: list[tuple[str, str]] = []
+    resources = [("$.algorithm", document.get("algorithm"))]
+    resources += [(f"$.datasets[{i}]", d) for i, d in enumerate(document.get("datasets") or [])]
+    keys = [(f"{path}.user_key", r.get("user_key")) for path, r in resources if isinstance(r, dict)]
+    for index, consumer in enumerate(document.get("result_consumers") or []):
+        if isinstance(consumer, dict):
+            keys.append((f"$.result_consumers[{index}].user_key", consumer.get("user_key")))
+    for path, resource in resources:
+        value = resource.get("hash") if isinstance(resource, dict) else None
+        if isinstance(value, list) and any(isinstance(item, float) for item in value):
+            problems.append((f"{path}.hash", "hash elements must be integers (Go rejects 1.0 for a byte)"))
+    for path, key in keys:
+        if isinstance(key, str):
+            try:
+                base64.b64decode(key.replace("\r", "").replace("\n", ""), validate=True)
+            except ValueError:
+                problems.append((path, "not standard base64 (Go decodes user_key into []byte)"))
     return problems
 
 
@@ -186,7 +222,14 @@ def _resource_fields(
         )
     source_type = declared or infer_source_type(uri)
     if uri and not source_type:
-        problems.append((f"{path}.uri", f"cannot infer the source type of {uri!r}: unsupported source URL format"))
+        problems.append(
+            (
+                f"{path}.uri",
+                f"cannot infer the source type of {uri!r}: unsupported source URL format ({no_type_reason(uri)});"
+                ' Cocos fails it the same way. Write the type: "type": "oci-image" (or docker://…), "s3", "gcs",'
+                ' "https" or "http"',
+            )
+        )
     if source_type == "oci-image":
         uri = oci_reference(uri)
     kbs_url, kbs_enabled = _kbs_url(raw, top_kbs, default_kbs)
@@ -223,10 +266,10 @@ def build_manifest(
     raw: Any, *, source: str, algo_type_override: str | None = None, default_kbs_url: str | None = None
 ) -> Manifest:
     """Validate a parsed document and normalise it into a :class:`Manifest` (raises ManifestError)."""
-    document, camel = _snake_keys(raw)
+    document, camel = _snake_keys(_drop_nulls(raw))
     if not isinstance(document, dict):
         raise ManifestError([("$", "a manifest must be a JSON/YAML object")], source=source)
-    problems = schema_problems(document)
+    problems = schema_problems(document) or _go_problems(document)
     if problems:
         raise ManifestError(problems, source=source)
     top_kbs = document.get("kbs")

@@ -331,6 +331,8 @@ def test_oci_algorithm_from_the_registry(
     document = {
         "computation_id": "registry",
         "algorithm": {
+            # Go's url.Parse refuses "127.0.0.1:PORT/repo" (colon in the first segment): the type must be given.
+            "type": "oci-image",
             "uri": remote,
             "encrypted": True,
             "algo_type": "python",

@@ -74,3 +74,63 @@ def test_state_sequence() -> None:
     log.enter(State.RUNNING, Status.COMPLETED)
     log.enter(State.COMPLETE, Status.COMPLETED)
     assert log.sequence() == ["Idle", "ReceivingManifest", "Running", "Complete"]
+
+
+def test_go_zip_layout_walk_order_descriptors_and_extended_time(tmp_path: Path) -> None:
+    """The Go archive/zip layout (checked byte for byte against Cocos in tests/integration/test_cocos_peer.py)."""
+    import io
+
+    from cococtl.compute.results import go_zip_directory
+
+    root = tmp_path / "tree"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "b").write_text("b")
+    (root / "a.txt").write_text("a")
+    (root / "é.csv").write_text("e")
+    (root / "ro").write_text("r")
+    (root / "ro").chmod(0o444)
+    os.utime(root / "a.txt", (1_700_000_001, 1_700_000_001))
+    out = io.BytesIO()
+    names = go_zip_directory(root, out, mtime=None)
+    assert names == ["a/b", "a.txt", "ro", "é.csv"]  # filepath.Walk: "a" sorts before "a.txt"
+    data = out.getvalue()
+    assert data[:4] == b"PK\x03\x04" and data[6:8] == b"\x08\x00"  # a data descriptor follows each entry
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = {i.filename: i for i in archive.infolist()}
+        assert [i.filename for i in archive.infolist()] == names
+        assert infos["é.csv"].flag_bits & 0x800 and not infos["a.txt"].flag_bits & 0x800
+        assert infos["a.txt"].extra == b"UT\x05\x00\x01" + (1_700_000_001).to_bytes(4, "little")
+        assert infos["a.txt"].date_time == (2023, 11, 14, 22, 13, 20)
+        assert infos["ro"].external_attr == (stat.S_IFREG | 0o444) << 16 | 0x01
+        assert all(i.create_version == 20 and i.create_system == 3 and i.extract_version == 20 for i in infos.values())
+        assert archive.read("a/b") == b"b"
+    (root / "ro").chmod(0o644)
+
+
+def test_go_zip_of_an_empty_tree_is_an_end_record(tmp_path: Path) -> None:
+    import io
+
+    from cococtl.compute.results import go_zip_directory
+
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    out = io.BytesIO()
+    assert go_zip_directory(tmp_path / "empty", out) == []
+    assert out.getvalue() == b"PK\x05\x06" + bytes(18)
+
+
+def test_unreadable_results_fail_cleanly(tmp_path: Path) -> None:
+    import pytest
+
+    from cococtl.errors import InvalidInputError
+
+    results = tmp_path / "results"
+    (results / "locked").mkdir(parents=True)
+    (results / "locked" / "x").write_text("x")
+    (results / "locked").chmod(0)
+    try:
+        if os.access(results / "locked", os.R_OK):  # root reads anything
+            return
+        with pytest.raises(InvalidInputError, match="cannot zip"):
+            write_results_zip(results, tmp_path / "r.zip", force=False)
+    finally:
+        (results / "locked").chmod(0o700)

@@ -239,3 +239,52 @@ def test_garbage_never_crashes(document: Any) -> None:
 @given(st.text(max_size=40))
 def test_infer_never_crashes(uri: str) -> None:
     assert infer_source_type(uri) in ("", "oci-image", "s3", "gcs", "https", "http", "file")
+
+
+# Go's url.Parse as cococtl ports it (all of it is compared with Go itself in tests/integration/test_cocos_peer.py).
+@pytest.mark.parametrize(
+    ("uri", "error"),
+    [
+        ("1.2.3.4:5000/img", 'parse "1.2.3.4:5000/img": first path segment in URL cannot contain colon'),
+        ("https://h:x/", 'parse "https://h:x/": invalid port ":x" after host'),
+        ("https://h/%zz", 'parse "https://h/%zz": invalid URL escape "%zz"'),
+        ("https://h /", 'parse "https://h /": invalid character " " in host name'),
+        ("https://h/\t", 'parse "https://h/\\t": net/url: invalid control character in URL'),
+        ("x#%g", 'parse "x#%g": invalid URL escape "%g"'),
+        ("https://[1.2.3.4]/", 'parse "https://[1.2.3.4]/": invalid IP-literal'),
+        (":x", 'parse ":x": missing protocol scheme'),
+    ],
+)
+def test_go_url_parse_errors(uri: str, error: str) -> None:
+    from cococtl.manifest.gourl import GoURLError, go_url_parse
+
+    with pytest.raises(GoURLError) as caught:
+        go_url_parse(uri)
+    assert str(caught.value) == error
+
+
+def test_go_url_parse_fields() -> None:
+    from cococtl.manifest.gourl import go_url_parse
+
+    parsed = go_url_parse("HTTPS://u:p%41@[fe80::1%25en0]:8443/a%2Fb?q#f%20g")
+    assert (parsed.scheme, parsed.user, parsed.host) == ("https", "u:pA", "[fe80::1%en0]:8443")
+    assert (parsed.path, parsed.raw_path, parsed.raw_query, parsed.fragment) == ("/a/b", "/a%2Fb", "q", "f g")
+    assert go_url_parse("ubuntu:latest").opaque == "latest"
+
+
+def test_go_json_rules_for_hash_elements_keys_and_nulls() -> None:
+    document = json.loads((EXAMPLES / "go.json").read_text())
+    document["name"] = None  # Go leaves the zero value for null
+    manifest = build_manifest(document, source="null")
+    assert manifest.name == ""
+    document["datasets"][0]["hash"] = [1.0, *GO_HASH[1:]]
+    with pytest.raises(ManifestError) as caught:
+        build_manifest(document, source="float")
+    assert caught.value.problems[0][0] == "$.datasets[0].hash"
+    document["datasets"][0]["hash"] = list(GO_HASH)
+    document["result_consumers"][0]["user_key"] = "not base64"
+    with pytest.raises(ManifestError) as caught:
+        build_manifest(document, source="key")
+    assert caught.value.problems == [
+        ("$.result_consumers[0].user_key", "not standard base64 (Go decodes user_key into []byte)")
+    ]
