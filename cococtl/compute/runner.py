@@ -431,7 +431,7 @@ def _stage_dataset(
         if len(files) == 1:
             os.replace(files[0], staged)
         else:
-            # Cocos hashes the tree zipped with Go's archive/zip (internal/zip.go); write_results_zip writes those bytes.
+            # Cocos hashes the tree zipped by Go's archive/zip (internal/zip.go); write_results_zip writes it.
             write_results_zip(tree, staged, force=True)
         digest = _sha3_of(staged)
         _verify_hash(spec, digest, f"dataset {filename}")
