@@ -53,5 +53,13 @@ completions: $(STAMP)
 	  open("completions/_cococtl","w").write(s("zsh")); \
 	  open("completions/cococtl.fish","w").write(s("fish"))'
 
+# Regenerate the checked-in protobuf/gRPC modules in cococtl/protos/ from the .proto files there (see its
+# README.md). Needs grpcio-tools, installed here at the pinned version; `make test` does not depend on it.
+GRPCIO_TOOLS_VERSION := 1.85.1
+.PHONY: protos
+protos: $(STAMP)
+	$(BIN)/python -m pip install -q 'grpcio-tools==$(GRPCIO_TOOLS_VERSION)'
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. cococtl/protos/*.proto
+
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -106,3 +106,49 @@ def printable(text: object, limit: int = 300) -> str:
         value = value[:limit]
     shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
     return shown + (f"… ({size} characters)" if size > limit else "")
+
+
+# Optional dependencies and the extra that installs each (pyproject.toml [project.optional-dependencies]).
+_EXTRAS = {
+    "boto3": "s3",
+    "botocore": "s3",
+    "google": "gcs",
+    "wasmtime": "wasm",
+    "grpc": "grpc",
+    "google.protobuf": "grpc",
+}
+
+
+def missing_module_error(exc: ModuleNotFoundError) -> CococtlError:
+    """An optional library that is not installed: exit 8 with the pip line that installs it."""
+    name = exc.name or ""
+    extra = _EXTRAS.get(name) or _EXTRAS.get(name.split(".", 1)[0])
+    if extra is None:
+        return CococtlError(f"unexpected internal error: the module {name!r} is missing", hint="reinstall cococtl")
+    return ExternalToolError(
+        f"this needs the optional Python package for {extra!r} ({name} is not installed)",
+        hint=f"pip install 'cococtl[{extra}]'",
+    )
+
+
+def environment_error(exc: OSError) -> CococtlError:
+    """A file-system refusal in words, with its path and a documented code (never exit 1)."""
+    import errno
+
+    where = f" {exc.filename}" if exc.filename else ""
+    reasons = {
+        errno.ENOSPC: "the file system is full: free some space (or choose another output) and retry",
+        errno.EDQUOT: "the disk quota is exhausted",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EISDIR: "is a directory",
+        errno.ENOTDIR: "a part of the path is not a directory",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.ENAMETOOLONG: "the name is too long",
+    }
+    if exc.errno in (errno.ENOENT,):
+        return NotFoundError(f"cannot use{where}: it does not exist")
+    if exc.errno in reasons:
+        return InvalidInputError(f"cannot use{where}: {reasons[exc.errno]}")
+    return UnreachableError(f"cannot use{where}: {exc.strerror or exc}")

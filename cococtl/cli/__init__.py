@@ -15,9 +15,28 @@ import typer
 from typer.core import TyperGroup
 
 from cococtl import __version__
-from cococtl.cli import as_cmd, completion, crypt, demo, image, kbs, keyprovider, keys, manifest, policy, run
+from cococtl.cli import (
+    as_cmd,
+    completion,
+    crypt,
+    demo,
+    image,
+    kbs,
+    keyprovider,
+    keys,
+    manifest,
+    policy,
+    run,
+    rvps,
+)
 from cococtl.cli.output import Output, get_output, report_error
-from cococtl.errors import EXIT_CODE_MEANINGS, CococtlError, ExitCode
+from cococtl.errors import (
+    EXIT_CODE_MEANINGS,
+    CococtlError,
+    InvalidInputError,
+    environment_error,
+    missing_module_error,
+)
 
 EPILOG = "Exit codes: " + "; ".join(f"{int(code)} {text}" for code, text in EXIT_CODE_MEANINGS.items())
 
@@ -53,10 +72,7 @@ class _ErrorBoundary(TyperGroup):
         try:
             return super().invoke(ctx)
         except CococtlError as exc:
-            if get_output(ctx).debug:
-                raise
-            report_error(exc)
-            raise typer.Exit(int(exc.exit_code)) from None
+            self._fail(ctx, exc)
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(141) from None
@@ -64,20 +80,30 @@ class _ErrorBoundary(TyperGroup):
             if exc.errno == errno.EPIPE:
                 _silence_stdout()
                 raise typer.Exit(141) from None
-            if get_output(ctx).debug:
-                raise
-            where = f": {exc.filename}" if exc.filename else ""
-            report_error(CococtlError(f"{exc.strerror or exc}{where}", hint="run with --debug for details"))
-            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+            self._fail(ctx, environment_error(exc))
+        except ModuleNotFoundError as exc:
+            self._fail(ctx, missing_module_error(exc))
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except RecursionError:
+            self._fail(ctx, InvalidInputError("the input nests too deeply to be processed"))
         except Exception as exc:
-            if type(exc).__module__.startswith("typer") or get_output(ctx).debug:
+            if type(exc).__module__.startswith("typer"):
                 raise
-            report_error(
-                CococtlError(f"unexpected internal error: {type(exc).__name__}: {exc}", hint="run with --debug")
+            self._fail(
+                ctx, CococtlError(f"unexpected internal error: {type(exc).__name__}: {exc}", hint="run with --debug")
             )
-            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+    @staticmethod
+    def _fail(ctx: Any, exc: CococtlError) -> None:
+        """Report ``exc`` (a traceback first with --debug) and exit with its code."""
+        output = get_output(ctx)
+        if output.debug:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        report_error(exc, as_json=output.json)
+        raise typer.Exit(int(exc.exit_code)) from None
 
 
 def _silence_stdout() -> None:
@@ -135,6 +161,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(kbs.app, name="kbs")
 app.add_typer(as_cmd.app, name="as")
+app.add_typer(rvps.app, name="rvps")
 app.add_typer(policy.app, name="policy")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)

@@ -1,4 +1,8 @@
-"""``cococtl as …``: the RESTful CoCo Attestation Service (Trustee attestation-service ≥ v0.14)."""
+"""``cococtl as …``: the CoCo Attestation Service (Trustee attestation-service ≥ v0.14), RESTful or gRPC.
+
+The transport follows ``--url``: ``http(s)://`` is the RESTful AS, ``grpc://HOST:PORT`` / ``grpcs://HOST:PORT`` the
+gRPC one (``attestation.AttestationService``); the options are the same.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,16 @@ import typer
 
 from cococtl.cli.output import get_output
 
-app = typer.Typer(no_args_is_help=True, help="Talk to a RESTful CoCo Attestation Service.")
+app = typer.Typer(
+    no_args_is_help=True, help="Talk to a CoCo Attestation Service (RESTful, or gRPC with --url grpc://HOST:PORT)."
+)
 
-UrlOpt = Annotated[str, typer.Option("--url", envvar="COCOCTL_AS_URL", help="Attestation service root URL.")]
+UrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--url", envvar="COCOCTL_AS_URL", help="Attestation service: http(s):// root URL, or grpc(s)://HOST:PORT."
+    ),
+]
 CertOpt = Annotated[
     Path | None, typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA.")
 ]
@@ -21,6 +32,11 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help=
 
 
 def _client(url: str, cert_file: Path | None, timeout: float) -> Any:
+    """The RESTful client, or the gRPC one for a grpc:// or grpcs:// URL (same methods)."""
+    from cococtl.kbs.as_grpc import GrpcAttestationServiceClient, is_grpc_url
+
+    if is_grpc_url(url):
+        return GrpcAttestationServiceClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
     from cococtl.kbs.as_client import AttestationServiceClient
 
     return AttestationServiceClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
@@ -95,8 +111,9 @@ def attest(
     cert_file: CertOpt = None,
     timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Send evidence to POST /attestation and print the token. Several --evidence go in one request; with
-    --evidence auto, evidence is collected here, bound to a fresh nonce sent as structured runtime data."""
+    """Send evidence to POST /attestation (gRPC: AttestationEvaluate) and print the token. Several --evidence go
+    in one request; with --evidence auto, evidence is collected here, bound to a fresh nonce sent as structured
+    runtime data."""
     from cococtl.errors import InvalidInputError
     from cococtl.kbs.as_client import HASH_ALGORITHMS, VerificationRequest
 
@@ -161,7 +178,7 @@ def set_policy(
     cert_file: CertOpt = None,
     timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Upload a policy with POST /policy (parse-checked first)."""
+    """Upload a policy with POST /policy (gRPC: SetAttestationPolicy), parse-checked first."""
     from cococtl.errors import InvalidInputError
 
     del policy_type
@@ -191,9 +208,10 @@ def challenge(
     tee_params: Annotated[str, typer.Option("--tee-params", help="TEE-specific parameters (a string).")] = "",
     url: UrlOpt = "http://127.0.0.1:8080",
     cert_file: CertOpt = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Ask the AS for a supplemental challenge (POST /challenge)."""
-    get_output(ctx).result_text(_client(url, cert_file, 30.0).challenge(tee, tee_params))
+    """Ask the AS for a supplemental challenge (POST /challenge; gRPC: GetAttestationChallenge)."""
+    get_output(ctx).result_text(_client(url, cert_file, timeout).challenge(tee, tee_params))
 
 
 @app.command("jwks")

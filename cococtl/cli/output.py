@@ -116,8 +116,22 @@ def get_output(ctx: typer.Context) -> Output:
     return root.obj
 
 
-def report_error(exc: CococtlError) -> None:
-    print(f"error: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+def report_error(exc: CococtlError, *, as_json: bool = False) -> None:
+    """``error:``/``hint:`` lines, or under ``--json`` one JSON document on stderr (stdout stays empty)."""
+    if as_json:
+        import json
+
+        document = {
+            "error": {
+                "code": int(exc.exit_code),
+                "kind": exc.exit_code.name.lower(),
+                "message": exc.message,
+                "hint": exc.hint,
+            }
+        }
+        print(json.dumps(document), file=sys.stderr)
+    else:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
     sys.stderr.flush()

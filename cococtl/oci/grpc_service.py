@@ -1,67 +1,55 @@
 """The key-provider protocol over gRPC (``keyprovider.KeyProviderService``), a drop-in for coco_keyprovider.
 
-Both messages hold a single ``bytes`` field (number 1) carrying the JSON of the cmd protocol, so the
-protobuf encoding is written by hand rather than generating code with protoc for two one-field messages.
+The messages and the service come from the upstream proto (guest-components
+``protos/protos/confidential-data-hub/keyprovider.proto``, compiled into ``cococtl/protos/keyprovider_pb2*.py``):
+``WrapKey`` and ``UnWrapKey`` both take ``KeyProviderKeyWrapProtocolInput {bytes KeyProviderKeyWrapProtocolInput
+= 1}`` and answer ``KeyProviderKeyWrapProtocolOutput {bytes KeyProviderKeyWrapProtocolOutput = 1}``, each holding
+the JSON of the ocicrypt cmd protocol that :func:`cococtl.oci.keyprovider.handle` speaks. Failures are
+``INVALID_ARGUMENT`` with the message, as coco_keyprovider answers a request it cannot use
+(attestation-agent/coco_keyprovider/src/grpc/mod.rs).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-from cococtl.errors import CococtlError, ExternalToolError, InvalidInputError
+from cococtl.errors import CococtlError, ExternalToolError, InvalidInputError, UnreachableError, printable
 from cococtl.oci.keyprovider import KeyLookup, handle
 
 SERVICE = "keyprovider.KeyProviderService"
+METHODS = ("WrapKey", "UnWrapKey")
 
 
-def encode_message(payload: bytes) -> bytes:
-    """``message { bytes field = 1; }``: tag 0x0a, varint length, bytes."""
-    length, varint = len(payload), bytearray()
-    while True:
-        byte = length & 0x7F
-        length >>= 7
-        varint.append(byte | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x0a" + bytes(varint) + payload
+def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
+    from cococtl.protos import load
+
+    return load("keyprovider", "the gRPC key provider")
 
 
-def decode_message(data: bytes) -> bytes:
-    """Field 1 of a one-bytes-field message (unknown fields skipped, as protobuf does)."""
-    position, value = 0, b""
-    while position < len(data):
-        key, position = _varint(data, position)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 2:
-            length, position = _varint(data, position)
-            chunk = data[position : position + length]
-            if len(chunk) != length:
-                raise InvalidInputError("truncated protobuf message")
-            position += length
-            if number == 1:
-                value = chunk
-        elif wire_type == 0:
-            _, position = _varint(data, position)
-        elif wire_type in (1, 5):
-            position += 8 if wire_type == 1 else 4
-        else:
-            raise InvalidInputError(f"unsupported protobuf wire type {wire_type}")
-    return value
+def _servicer(lookup: KeyLookup | None) -> Any:
+    grpc, messages, _ = _modules()
 
+    class KeyProviderServicer:  # what add_KeyProviderServiceServicer_to_server calls: WrapKey, UnWrapKey
+        """Both methods answer whatever the request's ``op`` asks, as the cmd protocol does."""
 
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        if position >= len(data) or shift > 63:
-            raise InvalidInputError("malformed protobuf varint")
-        byte = data[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
+        def _answer(self, request: Any, context: Any) -> Any:
+            try:
+                payload = handle(bytes(request.KeyProviderKeyWrapProtocolInput), lookup)
+            except CococtlError as error:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
+                raise  # unreachable: abort raises
+            return messages.KeyProviderKeyWrapProtocolOutput(KeyProviderKeyWrapProtocolOutput=payload)
+
+        def WrapKey(self, request: Any, context: Any) -> Any:  # the proto's method names
+            return self._answer(request, context)
+
+        def UnWrapKey(self, request: Any, context: Any) -> Any:
+            return self._answer(request, context)
+
+    return KeyProviderServicer()
 
 
 def serve(
@@ -72,28 +60,15 @@ def serve(
     stop: threading.Event | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or forever). ``ready`` receives the bound port."""
-    try:
-        import grpc
-    except ImportError:
-        raise ExternalToolError("the gRPC key provider needs grpcio", hint="pip install 'cococtl[grpc]'") from None
+    grpc, _, services = _modules()
     from concurrent import futures
 
-    def method(request: bytes, context: Any) -> bytes:
-        try:
-            return handle(request, lookup)
-        except CococtlError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
-            raise  # unreachable: abort raises
-
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            method, request_deserializer=decode_message, response_serializer=encode_message
-        )
-        for name in ("WrapKey", "UnWrapKey")
-    }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    port = server.add_insecure_port(listen)
+    services.add_KeyProviderServiceServicer_to_server(_servicer(lookup), server)
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
     if port == 0:
         raise ExternalToolError(f"cannot listen on {listen}")
     server.start()
@@ -106,3 +81,25 @@ def serve(
             stop.wait()
     finally:
         server.stop(grace=1).wait(5)
+
+
+def call(target: str, request: bytes, *, unwrap: bool = False, timeout: float = 30.0) -> bytes:
+    """Send one cmd-protocol JSON request to a gRPC key provider at ``HOST:PORT`` (``WrapKey``, or ``UnWrapKey``
+    with ``unwrap``) and return its JSON answer. The provider's refusal is InvalidInputError (exit 3); no answer
+    within ``timeout`` seconds, or no provider there, is UnreachableError (exit 4)."""
+    grpc, messages, services = _modules()
+    method = "UnWrapKey" if unwrap else "WrapKey"
+    with grpc.insecure_channel(target) as channel:
+        stub = services.KeyProviderServiceStub(channel)
+        try:
+            answer = getattr(stub, method)(
+                messages.KeyProviderKeyWrapProtocolInput(KeyProviderKeyWrapProtocolInput=request), timeout=timeout
+            )
+        except grpc.RpcError as error:
+            code, details = error.code(), printable(error.details() or "")
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise UnreachableError(f"key provider {target}: no answer to {method} within {timeout:g} s") from None
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise UnreachableError(f"key provider {target} cannot be reached: {details}") from None
+            raise InvalidInputError(f"key provider {target} refused {method}: {details}") from None
+    return bytes(answer.KeyProviderKeyWrapProtocolOutput)

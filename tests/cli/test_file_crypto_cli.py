@@ -152,7 +152,17 @@ def test_output_directory_must_exist(work: Path, cli: Any) -> None:
     assert "does not exist" in result.stderr
 
 
-def test_debug_shows_traceback(work: Path, cli: Any) -> None:
+def test_debug_shows_traceback_and_keeps_the_exit_code(work: Path, cli: Any) -> None:
     shutil.copy(work / "plain", work / "c")
-    with pytest.raises(Exception, match=r"at least|authentication"):
-        cli("--debug", "decrypt", "file", work / "c", "-o", work / "out", "--key", work / "k", expect=None)
+    result = cli("--debug", "decrypt", "file", work / "c", "-o", work / "out", "--key", work / "k", expect=None)
+    assert result.exit_code in (3, 7) and "Traceback" in result.stderr and "error:" in result.stderr
+
+
+def test_json_errors_are_one_document_on_stderr(work: Path, cli: Any) -> None:
+    import json
+
+    result = cli("--json", "decrypt", "file", work / "nothing", "-o", work / "out", "--key", work / "k", expect=6)
+    assert result.stdout == ""
+    document = json.loads(result.stderr)
+    assert document["error"]["code"] == 6 and document["error"]["kind"] == "not_found"
+    assert "nothing" in document["error"]["message"] and set(document["error"]) == {"code", "kind", "message", "hint"}
