@@ -7,16 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.kbs_options import DEFAULT_URL, KbsGroup, KbsSettings, kbs_settings
 from cococtl.cli.output import get_output
 
-app = typer.Typer(no_args_is_help=True, help="Talk to a Trustee Key Broker Service (protocol 0.4.0).")
+__all__ = ["DEFAULT_URL", "app", "config_app"]
 
-UrlOpt = Annotated[str, typer.Option("--url", envvar="COCOCTL_KBS_URL", help="KBS root URL (a trailing / is fine).")]
-CertOpt = Annotated[
-    Path | None,
-    typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA for HTTPS."),
-]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Per-request timeout.")]
+app = typer.Typer(
+    cls=KbsGroup,
+    no_args_is_help=True,
+    help="Talk to a Trustee Key Broker Service (protocol 0.4.0). --url, --cert-file, --timeout and the admin "
+    "options may stand before or after the subcommand.",
+)
+config_app = typer.Typer(
+    cls=KbsGroup,
+    no_args_is_help=True,
+    help="kbs-client's `config` commands (the same as the kbs commands of the same name).",
+)
+
 TeeOpt = Annotated[str, typer.Option("--tee", help="auto, sample, tdx or snp.")]
 TeeKeyOpt = Annotated[
     Path | None, typer.Option("--tee-key-file", metavar="PEM", help="TEE key pair (RSA PKCS#1 or EC PKCS#8 PEM).")
@@ -31,46 +38,18 @@ AttesterCmdOpt = Annotated[
         "--attester-cmd", metavar="CMD", help="Program printing evidence JSON; {report_data_hex} is replaced."
     ),
 ]
-TokenFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--admin-token-file",
-        metavar="FILE",
-        envvar="COCOCTL_ADMIN_TOKEN_FILE",
-        help="Admin bearer token (Trustee >= 0.21).",
-    ),
-]
-AdminKeyOpt = Annotated[
-    Path | None,
-    typer.Option("--admin-key", metavar="PEM", help="Ed25519 key minting a short-lived admin JWT (Trustee 0.16-0.20)."),
-]
-RoleOpt = Annotated[str | None, typer.Option("--role", help="Role claim of minted admin tokens (Trustee >= 0.21).")]
 PathOpt = Annotated[str, typer.Option("--path", metavar="REPO/TYPE/TAG", help="Resource path or kbs:/// URI.")]
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+
+def _settings(ctx: typer.Context) -> KbsSettings:
+    settings = kbs_settings(ctx)
+    if settings.token_source is not None:
+        get_output(ctx).detail(f"admin token from {settings.token_source} ({settings.admin_token_file})")
+    return settings
 
 
-def _client(url: str, cert_file: Path | None, timeout: float) -> Any:
-    from cococtl.kbs.client import KbsClient
-
-    return KbsClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
-
-
-def _admin(
-    url: str, cert_file: Path | None, timeout: float, token_file: Path | None, key: Path | None, role: str | None
-) -> Any:
-    from cococtl.kbs.admin import AdminCredentials, KbsAdmin
-
-    credentials = AdminCredentials.from_options(token_file, key, role)
-    if credentials.token is None and credentials.key is None:
-        _warn("no admin credentials given: this works only with an InsecureAllowAll KBS")
-    return KbsAdmin(_client(url, cert_file, timeout), credentials)
-
-
-def _warn(message: str) -> None:
-    import sys
-
-    print(f"warning: {message}", file=sys.stderr)
+def _admin(ctx: typer.Context) -> Any:
+    return _settings(ctx).admin()
 
 
 def _keypair(tee_key_file: Path | None, kind: str) -> Any:
@@ -84,9 +63,6 @@ def _keypair(tee_key_file: Path | None, kind: str) -> Any:
 @app.command("attest")
 def attest(
     ctx: typer.Context,
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
     tee: TeeOpt = "auto",
     tee_key_file: TeeKeyOpt = None,
     tee_key_type: TeeKeyTypeOpt = "ec-p256",
@@ -103,7 +79,7 @@ def attest(
     from cococtl.kbs.client import read_init_data
 
     attester = choose_attester(tee, attester_cmd)
-    with _client(url, cert_file, timeout) as client:
+    with _settings(ctx).client() as client:
         token = client.attest(attester, _keypair(tee_key_file, tee_key_type), init_data=read_init_data(init_data))
     out = get_output(ctx)
     if output is not None:
@@ -121,9 +97,6 @@ def attest(
 def get_resource(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Option("--path", metavar="REPO/TYPE/TAG", help="Resource (repeatable).")],
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
     tee: TeeOpt = "auto",
     tee_key_file: TeeKeyOpt = None,
     tee_key_type: TeeKeyTypeOpt = "ec-p256",
@@ -151,7 +124,7 @@ def get_resource(
     parsed = [parse_resource_uri(p).key for p in paths]
     if output is not None and len(parsed) > 1 and not output.is_dir():
         raise InvalidInputError("with several --path, --output must be an existing directory")
-    with _client(url, cert_file, timeout) as client:
+    with _settings(ctx).client() as client:
         if attestation_token is not None:
             if tee_key_file is None:
                 raise InvalidInputError("--attestation-token needs --tee-key-file (the key the token was issued for)")
@@ -197,12 +170,6 @@ def set_resource(
     resource_file: Annotated[
         str, typer.Option("--resource-file", metavar="FILE", help="File to upload, or - for stdin.")
     ],
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Upload a resource (raw bytes, e.g. a 32-byte key) to the KBS."""
     import sys
@@ -216,7 +183,7 @@ def set_resource(
             data = Path(resource_file).read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"resource file {resource_file} does not exist") from None
-    stored = _admin(url, cert_file, timeout, admin_token_file, admin_key, role).set_resource(path, data)
+    stored = _admin(ctx).set_resource(path, data)
     _done(ctx, {"resource": stored, "bytes": len(data)}, f"set resource {stored} ({len(data)} bytes)")
 
 
@@ -224,15 +191,9 @@ def set_resource(
 def delete_resource(
     ctx: typer.Context,
     path: PathOpt,
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Delete a resource (Trustee >= 0.20)."""
-    stored = _admin(url, cert_file, timeout, admin_token_file, admin_key, role).delete_resource(path)
+    stored = _admin(ctx).delete_resource(path)
     _done(ctx, {"resource": stored, "deleted": True}, f"deleted resource {stored}")
 
 
@@ -244,12 +205,6 @@ def set_resource_policy(
     deny_all: Annotated[bool, typer.Option("--deny-all", help="Deny everything.")] = False,
     affirming: Annotated[bool, typer.Option("--affirming", help="Allow only affirming attestation results.")] = False,
     default: Annotated[bool, typer.Option("--default", help="Trustee's default policy (denies sample TEEs).")] = False,
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Replace the KBS resource policy (parse-checked before upload)."""
     from cococtl.errors import InvalidInputError
@@ -268,9 +223,7 @@ def set_resource_policy(
     if len(chosen) + (policy_file is not None) != 1:
         raise InvalidInputError("give exactly one of --policy-file, --allow-all, --deny-all, --affirming, --default")
     text = _read_policy(policy_file) if policy_file is not None else BUILTIN[chosen[0]]
-    _admin(url, cert_file, timeout, admin_token_file, admin_key, role).set_resource_policy(
-        text, name=str(policy_file or chosen[0])
-    )
+    _admin(ctx).set_resource_policy(text, name=str(policy_file or chosen[0]))
     _done(ctx, {"policy": str(policy_file) if policy_file else chosen[0]}, "set the resource policy")
 
 
@@ -288,17 +241,11 @@ def _read_policy(path: Path) -> str:
 @app.command("get-resource-policy")
 def get_resource_policy(
     ctx: typer.Context,
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Show the resource policy ids (Trustee HEAD) or the policy (older servers)."""
     import json
 
-    value = _admin(url, cert_file, timeout, admin_token_file, admin_key, role).get_resource_policy()
+    value = _admin(ctx).get_resource_policy()
     out = get_output(ctx)
     if out.json:
         out.result_json({"resource_policy": value})
@@ -312,20 +259,15 @@ def set_attestation_policy(
     policy_file: Annotated[Path, typer.Option("--policy-file", metavar="FILE", help="Rego policy.")],
     policy_id: Annotated[str, typer.Option("--id", help="Policy id (the AS evaluates default_cpu).")] = "default_cpu",
     policy_type: Annotated[str, typer.Option("--type", help="Policy type.")] = "rego",
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Upload an attestation (appraisal) policy (parse-checked before upload)."""
-    _admin(url, cert_file, timeout, admin_token_file, admin_key, role).set_attestation_policy(
+    _admin(ctx).set_attestation_policy(
         _read_policy(policy_file), policy_id=policy_id, policy_type=policy_type, name=str(policy_file)
     )
     _done(ctx, {"policy_id": policy_id}, f"set attestation policy {policy_id}")
 
 
+@app.command("set-sample-reference-value", hidden=True)
 @app.command("set-reference-value")
 def set_reference_value(
     ctx: typer.Context,
@@ -335,12 +277,6 @@ def set_reference_value(
     as_integer: Annotated[bool, typer.Option("--as-integer", help="Send the values as integers.")] = False,
     as_bool: Annotated[bool, typer.Option("--as-bool", help="Send the values as booleans.")] = False,
     as_single_value: Annotated[bool, typer.Option("--as-single-value", help="One value, not a list.")] = False,
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """Set a reference value (strings by default, in a list, like kbs-client)."""
     from cococtl.errors import InvalidInputError
@@ -356,25 +292,29 @@ def set_reference_value(
     if as_single_value and len(converted) != 1:
         raise InvalidInputError("--as-single-value takes exactly one value")
     value: Any = converted[0] if as_single_value else converted
-    _admin(url, cert_file, timeout, admin_token_file, admin_key, role).set_reference_value(name, value, rv_type=rv_type)
+    _admin(ctx).set_reference_value(name, value, rv_type=rv_type)
     _done(ctx, {"name": name, "value": value}, f"set reference value {name}")
 
 
 @app.command("get-reference-value")
 def get_reference_value(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Reference value name.")],
-    url: UrlOpt = DEFAULT_URL,
-    cert_file: CertOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
+    name: Annotated[str | None, typer.Argument(help="Reference value name.")] = None,
+    reference_id: Annotated[
+        str | None, typer.Option("--id", metavar="NAME", help="The same, as kbs-client spells it.")
+    ] = None,
 ) -> None:
     """Print a reference value as JSON."""
     import json
 
-    value = _admin(url, cert_file, timeout, admin_token_file, admin_key, role).get_reference_value(name)
+    from cococtl.errors import InvalidInputError
+
+    if (name is None) == (reference_id is None):
+        raise InvalidInputError("give the reference value's name, as an argument or with --id")
+    name = name or reference_id
+    assert name is not None
+
+    value = _admin(ctx).get_reference_value(name)
     out = get_output(ctx)
     if out.json:
         out.result_json({"name": name, "value": value})
@@ -477,3 +417,17 @@ def dev_server(
         pass
     finally:
         server.httpd.server_close()
+
+
+for _name, _function in (
+    ("set-resource", set_resource),
+    ("delete-resource", delete_resource),
+    ("set-resource-policy", set_resource_policy),
+    ("get-resource-policy", get_resource_policy),
+    ("set-attestation-policy", set_attestation_policy),
+    ("set-sample-reference-value", set_reference_value),
+    ("set-reference-value", set_reference_value),
+    ("get-reference-value", get_reference_value),
+):
+    config_app.command(_name)(_function)
+app.add_typer(config_app, name="config")
