@@ -69,6 +69,15 @@ def run(
         bool, typer.Option("--keep-workdir", help="Keep the work directory (it holds plaintext!) to debug.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
+    wasm_runtime: Annotated[
+        str, typer.Option("--wasm-runtime", help="wasm algorithms: wasmtime (built in) or wasmedge (as Cocos).")
+    ] = "wasmtime",
+    wasm_datasets: Annotated[
+        bool,
+        typer.Option(
+            "--wasm-datasets", help="wasm: also preopen datasets/ and results/ by name (Cocos gives only . = results)."
+        ),
+    ] = False,
     allow_unverified: Annotated[
         bool,
         typer.Option("--allow-unverified", help="Run resources the manifest gives no hash (development only!)."),
@@ -111,6 +120,8 @@ def run(
         reuse_venv=reuse_venv,
         concurrency=concurrency,
         allow_unverified=allow_unverified,
+        wasm_runtime=wasm_runtime,
+        wasm_datasets=wasm_datasets,
     )
     from cococtl.compute.runner import check_outputs, unverified_resources
 

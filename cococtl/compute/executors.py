@@ -36,6 +36,8 @@ class ExecutionRequest:
     reuse_venv: bool = False
     venv_cache: Path | None = None
     computation_id: str = "computation"
+    wasm_runtime: str = "wasmtime"
+    wasm_datasets: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,14 +195,30 @@ def _docker_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "HOME")}
 
 
+WASM_RUNTIMES = ("wasmtime", "wasmedge")
+
+
 def _wasm_argv(request: ExecutionRequest) -> list[str]:
+    """Cocos runs ``wasmedge --dir .:results MODULE ARGS…`` (agent/algorithm/wasm/wasm.go); wasmtime (in-process
+    library, default) is given the same single preopen and argv unless ``wasm_datasets`` asks for more."""
+    module = str(request.work.algorithm)
+    if request.wasm_runtime == "wasmedge":
+        import shutil
+
+        wasmedge = shutil.which("wasmedge")
+        if wasmedge is None:
+            raise ExternalToolError("--wasm-runtime wasmedge: wasmedge is not installed (not on PATH)")
+        return [wasmedge, "--dir", ".:results", module, *request.args]
+    if request.wasm_runtime != "wasmtime":
+        raise InvalidInputError(f"--wasm-runtime must be one of {', '.join(WASM_RUNTIMES)}")
     try:
         import wasmtime  # noqa: F401
     except ImportError:
         raise ExternalToolError(
             "algorithm type 'wasm' needs the wasmtime runtime", hint="pip install 'cococtl[wasm]'"
         ) from None
-    return [sys.executable, "-m", "cococtl.compute.wasm_runner", str(request.work.algorithm), *request.args]
+    extra = ["--with-datasets"] if request.wasm_datasets else []
+    return [sys.executable, "-m", "cococtl.compute.wasm_runner", *extra, module, *request.args]
 
 
 def execute(

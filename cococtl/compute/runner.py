@@ -105,6 +105,8 @@ class RunOptions:
     reuse_venv: bool = False
     concurrency: int = 4
     allow_unverified: bool = False
+    wasm_runtime: str = "wasmtime"
+    wasm_datasets: bool = False
 
 
 @dataclass
@@ -345,6 +347,8 @@ def _pipeline(
         python=options.python,
         reuse_venv=options.reuse_venv,
         computation_id=manifest.computation_id,
+        wasm_runtime=options.wasm_runtime,
+        wasm_datasets=options.wasm_datasets,
     )
     try:
         result = execute(request, sink, on_start=lambda: log.enter(State.RUNNING, Status.IN_PROGRESS))

@@ -1,8 +1,9 @@
-"""Run a WASI module (``python -m cococtl.compute.wasm_runner MODULE [ARGS…]``) in the work directory.
+"""Run a WASI module (``python -m cococtl.compute.wasm_runner [--with-datasets] MODULE [ARGS…]``) in the work dir.
 
-A separate process so the parent can enforce the timeout and stream output. Preopens follow
-Cocos' WasmEdge invocation (guest ``.`` is the host ``results/``) and add ``datasets`` and
-``results`` by name so modules can read their inputs.
+A separate process so the parent can enforce the timeout and stream output. By default the module sees exactly
+what Cocos' WasmEdge invocation gives it (cocos agent/algorithm/wasm/wasm.go: ``wasmedge --dir .:results MODULE
+ARGS…``): one preopen, guest ``.`` = host ``results/``, and argv[0] the module's path. ``--with-datasets`` also
+preopens ``datasets`` and ``results`` by name (a cococtl extension: a module relying on it will not run in Cocos).
 """
 
 from __future__ import annotations
@@ -13,17 +14,21 @@ import sys
 def main(argv: list[str]) -> int:
     from wasmtime import Engine, ExitTrap, Linker, Module, Store, WasiConfig, WasmtimeError
 
+    with_datasets = bool(argv) and argv[0] == "--with-datasets"
+    if with_datasets:
+        argv = argv[1:]
     if not argv:
-        print("usage: wasm_runner MODULE [ARGS...]", file=sys.stderr)
+        print("usage: wasm_runner [--with-datasets] MODULE [ARGS...]", file=sys.stderr)
         return 2
     engine = Engine()
     config = WasiConfig()
-    config.argv = ["algo", *argv[1:]]
+    config.argv = [argv[0], *argv[1:]]
     config.inherit_stdout()
     config.inherit_stderr()
     config.preopen_dir("results", ".")
-    config.preopen_dir("results", "results")
-    config.preopen_dir("datasets", "datasets")
+    if with_datasets:
+        config.preopen_dir("results", "results")
+        config.preopen_dir("datasets", "datasets")
     store = Store(engine)
     store.set_wasi(config)
     linker = Linker(engine)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +113,48 @@ def test_unknown_type(work: WorkDir) -> None:
     work.algorithm.write_text("x")
     with pytest.raises(InvalidInputError, match="unknown algorithm type"):
         execute(ExecutionRequest("binary", work), Sink())
+
+
+ONE_PREOPEN_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (if (i32.eqz (call $prestat (i32.const 4) (i32.const 0))) (then (call $exit (i32.const 3))))
+    (call $exit (i32.const 0))))
+"""
+
+
+@pytest.mark.parametrize(("datasets", "expect"), [(False, 0), (True, 9)])
+def test_wasm_sees_only_what_wasmedge_gives_it_by_default(
+    tmp_path: Path, cli: Any, datasets: bool, expect: int
+) -> None:
+    # cocos agent/algorithm/wasm/wasm.go: `wasmedge --dir .:results MODULE ARGS` — one preopen (fd 3).
+    (tmp_path / "m.wat").write_text(ONE_PREOPEN_WAT)
+    digest = hashlib.sha3_256(ONE_PREOPEN_WAT.encode()).hexdigest()
+    document = {"algorithm": {"uri": f"file://{tmp_path / 'm.wat'}", "algo_type": "wasm", "hash": digest}}
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    extra = ["--wasm-datasets"] if datasets else []
+    cli("run", tmp_path / "m.json", "--results", tmp_path / "out", *extra, expect=expect)
+
+
+def test_wasmedge_is_called_like_cocos_calls_it(tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    record = tmp_path / "argv.txt"
+    fake = tools / "wasmedge"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$PWD" "$@" > {record}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
+    digest = hashlib.sha3_256(b"\0asm\1\0\0\0").hexdigest()
+    document = {
+        "algorithm": {"uri": f"file://{tmp_path / 'm.wasm'}", "algo_type": "wasm", "hash": digest, "algo_args": ["x"]}
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    cli("run", tmp_path / "m.json", "--results", tmp_path / "out", "--wasm-runtime", "wasmedge")
+    cwd, *argv = record.read_text().splitlines()
+    assert argv == ["--dir", ".:results", f"{cwd}/algo", "x"]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out2", "--wasm-runtime", "wasmedge", expect=8)
+    assert "wasmedge is not installed" in result.stderr
