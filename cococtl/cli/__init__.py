@@ -21,6 +21,7 @@ from cococtl.cli import (
     crypt,
     demo,
     image,
+    initdata,
     kbs,
     keyprovider,
     keys,
@@ -28,6 +29,7 @@ from cococtl.cli import (
     policy,
     run,
     rvps,
+    secret,
 )
 from cococtl.cli.output import Output, get_output, report_error
 from cococtl.errors import (
@@ -163,6 +165,8 @@ app.add_typer(kbs.app, name="kbs")
 app.add_typer(as_cmd.app, name="as")
 app.add_typer(rvps.app, name="rvps")
 app.add_typer(policy.app, name="policy")
+app.add_typer(initdata.app, name="initdata")
+app.add_typer(secret.app, name="secret")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.command("completion")(completion.completion)

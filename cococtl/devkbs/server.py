@@ -304,7 +304,8 @@ class Handler(BaseHTTPRequestHandler):
         pubkey = _canonical_pubkey(runtime.get("tee-pubkey"))
         runtime_claims = {"tee-pubkey": pubkey, "nonce": session.nonce, "additional-evidence": additional}
         expected = hashlib.new(session.hash_algorithm, _jcs(runtime_claims)).digest()
-        init_digest = self._init_data(attestation.get("init-data"), failed)
+        init_bound = self._init_data(attestation.get("init-data"), failed)
+        init_digest = init_bound[0] if init_bound is not None else None
         if session.tee != "sample":
             raise failed  # the double verifies only the sample TEE's evidence
         if not isinstance(primary, dict) or not isinstance(primary.get("svn"), str):
@@ -327,13 +328,19 @@ class Handler(BaseHTTPRequestHandler):
             )
         except (ValueError, CococtlError):
             raise failed from None
+        if init_bound is not None:  # Trustee's EAR broker adds them beside init_data (ear_token/broker.rs:460-470)
+            claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"] = init_bound[1]
         token = jwt.sign(claims, self.state.signing_key, extra_header={"jwk": self.state.public_jwk()})
         with self.state.lock:
             session.token = token
         self._send(200, json.dumps({"token": token}).encode(), "application/json", cookie)
 
     @staticmethod
-    def _init_data(init_data: Any, failed: KbsError) -> str | None:
+    def _init_data(init_data: Any, failed: KbsError) -> tuple[str, dict[str, Any]] | None:
+        """Like Trustee: kbs/src/attestation/coco/builtin.rs:89-93 takes format "toml" only; the AS parses the
+        body as ``Initdata {version, algorithm, data: HashMap<String, String>}`` and hashes its exact bytes
+        (attestation-service/src/lib.rs:80-84, 342-381); the sample verifier reports the digest as standard
+        base64 (deps/verifier/src/sample/mod.rs:38-45). Returns (that claim, init_data_claims)."""
         if init_data is None:
             return None
         if (
@@ -344,14 +351,24 @@ class Handler(BaseHTTPRequestHandler):
             raise failed
         import tomllib
 
+        from cococtl.initdata.claims import init_data_claims
+
+        body = init_data["body"]
         try:
-            algorithm = tomllib.loads(init_data["body"]).get("algorithm", "sha384")
-        except tomllib.TOMLDecodeError:
+            document = tomllib.loads(body)
+        except (tomllib.TOMLDecodeError, RecursionError, ValueError):
             raise failed from None
+        algorithm, data = document.get("algorithm"), document.get("data")
         digests = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
-        if algorithm not in digests:
+        if (
+            algorithm not in digests
+            or not isinstance(document.get("version"), str)
+            or not isinstance(data, dict)
+            or not all(isinstance(v, str) for v in data.values())
+        ):
             raise failed
-        return base64.b64encode(digests[algorithm](init_data["body"].encode()).digest()).decode()
+        claim = base64.b64encode(digests[algorithm](body.encode("utf-8")).digest()).decode()
+        return claim, init_data_claims(data)
 
     # --- resources ---------------------------------------------------------------------------------
     def _token_claims(self) -> dict[str, Any]:

@@ -59,12 +59,17 @@ def selected_hash_algorithm(extra_params: Any) -> str:
 
 
 def read_init_data(path: Path | None) -> dict[str, str] | None:
+    """The init-data TOML byte-exact (no newline translation: the KBS hashes these bytes)."""
     if path is None:
         return None
     try:
-        return {"format": "toml", "body": path.read_text(encoding="utf-8")}
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(f"init-data file {path} does not exist") from None
+    try:
+        return {"format": "toml", "body": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"init-data file {path} is not UTF-8 text") from None
 
 
 @dataclass
@@ -74,6 +79,7 @@ class KbsClient:
     timeout: float = 30.0
     requests_made: int = 0
     hash_algorithm: str = DEFAULT_HASH_ALGORITHM
+    reattestations: int = 0
     _session: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -213,7 +219,35 @@ def fetch_resources(
     keypair: TeeKeyPair | None = None,
     init_data: dict[str, str] | None = None,
 ) -> tuple[dict[str, bytes], str]:
-    """One handshake, then every resource: returns ({path: bytes}, token)."""
+    """One handshake, then every resource: returns ({path: bytes}, token).
+
+    A 401 that is not a policy decision (an expired session or token during a long run) triggers a new handshake
+    and one more try, at most ``MAX_REATTESTATIONS`` times in all, as guest-components' kbs_protocol does
+    (rcar_client.rs get_resource: UNAUTHORIZED → rcar_handshake, bounded attempts).
+    """
     pair = keypair or TeeKeyPair.generate()
     token = client.attest(attester, pair, init_data=init_data)
-    return {parse_resource_uri(p).key: client.get_resource(p, pair) for p in paths}, token
+    resources: dict[str, bytes] = {}
+    for path in paths:
+        while True:
+            try:
+                resources[parse_resource_uri(path).key] = client.get_resource(path, pair)
+                break
+            except CococtlError as error:
+                if not _session_expired(error) or client.reattestations >= MAX_REATTESTATIONS:
+                    raise
+            client.reattestations += 1
+            token = client.attest(attester, pair, init_data=init_data)
+    return resources, token
+
+
+MAX_REATTESTATIONS = 2
+
+
+def _session_expired(error: CococtlError) -> bool:
+    """A 401 the KBS gives for a session or token (not a policy decision): worth a new handshake."""
+    return getattr(error, "status", None) == 401 and getattr(error, "variant", "") not in (
+        "PolicyDeny",
+        "PluginInternalError",
+        "PluginNotFound",
+    )

@@ -42,6 +42,13 @@ def parse_error_body(body: bytes) -> tuple[str, str]:
 
 
 def kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
+    """The error for a non-200 answer; it carries ``status`` and ``variant`` for callers that retry."""
+    error = _kbs_error(status, body, what=what)
+    error.status, error.variant = status, parse_error_body(body)[0]  # type: ignore[attr-defined]
+    return error
+
+
+def _kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
     variant, detail = parse_error_body(body)
     shown = f"{detail} ({variant})" if variant else (detail or f"HTTP {status}")
     if variant == "PolicyDeny":

@@ -31,6 +31,8 @@ class Wire:
         self.extra_params: Any = ""
         self.redirect_to: str | None = None
         self.error: tuple[int, bytes] | None = None
+        self.unauthorized_gets = 0
+        self.unauthorized_type = "TokenVerifierError"
 
 
 @contextlib.contextmanager
@@ -62,6 +64,10 @@ def serve_wire() -> Iterator[tuple[str, Wire]]:
                 )
             elif self.path == "/kbs/v0/attest":
                 body = json.dumps({"token": "h.p.s"}).encode()
+            elif self.command == "GET" and record.unauthorized_gets > 0:
+                record.unauthorized_gets -= 1
+                status = 401
+                body = json.dumps({"type": f"https://x/{record.unauthorized_type}", "detail": "expired"}).encode()
             elif self.command == "GET":
                 body = json.dumps(record.jwe).encode()
             self.send_response(status)
@@ -224,3 +230,29 @@ def test_peer_text_is_escaped_and_cut(wire: tuple[str, Wire]) -> None:
     message = caught.value.message
     assert "\x1b" not in message and "\\x1b[31m" in message and "(5020 characters)" in message
     assert len(message) < 600
+
+
+@pytest.mark.parametrize(
+    ("failures", "kind", "reattestations", "ok"),
+    [(1, "TokenVerifierError", 1, True), (5, "TokenVerifierError", 2, False), (1, "PolicyDeny", 0, False)],
+)
+def test_an_expired_session_is_attested_again_a_bounded_number_of_times(
+    wire: tuple[str, Wire], failures: int, kind: str, reattestations: int, ok: bool
+) -> None:
+    # kbs_protocol rcar_client.rs get_resource: on UNAUTHORIZED, a new RCAR handshake, bounded attempts.
+    from cococtl.devkbs.jwe import encrypt_to
+
+    url, record = wire
+    pair = TeeKeyPair.generate("ec-p256")
+    record.jwe = encrypt_to(pair.public_jwk(), b"again")
+    record.unauthorized_gets, record.unauthorized_type = failures, kind
+    with KbsClient(url) as client:
+        if ok:
+            got, _ = fetch_resources(client, SampleAttester(), ["default/key/a"], keypair=pair)
+            assert got == {"default/key/a": b"again"}
+        else:
+            with pytest.raises(DeniedError):
+                fetch_resources(client, SampleAttester(), ["default/key/a"], keypair=pair)
+        assert client.reattestations == reattestations
+    handshakes = [r["path"] for r in record.requests].count("/kbs/v0/auth")
+    assert handshakes == 1 + reattestations
