@@ -48,6 +48,7 @@ def validate(
                 },
                 "datasets": [{"uri": d.uri, "type": d.source_type, "filename": d.filename} for d in parsed.datasets],
                 "kbs_urls": parsed.kbs_urls(),
+                "notes": list(parsed.notes),
             }
         )
     else:
@@ -55,6 +56,8 @@ def validate(
             f"{manifest}: valid ({parsed.form} form, {len(resources)} resources, "
             f"{parsed.algorithm.algo_type or 'no'} algorithm)"
         )
+        for note in parsed.notes:
+            out.status(f"  {note}")
 
 
 @app.command("schema")

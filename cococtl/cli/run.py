@@ -11,6 +11,18 @@ import typer
 from cococtl.cli.output import get_output
 
 
+def _upload(item: str) -> tuple[str, Path]:
+    from cococtl.errors import InvalidInputError, NotFoundError
+
+    name, sep, file = item.partition("=")
+    if not sep or not name or not file:
+        raise InvalidInputError(f"--dataset {item!r}: expected NAME=FILE (NAME is the manifest's filename)")
+    path = Path(file)
+    if not path.is_file():
+        raise NotFoundError(f"--dataset {name}: {file} is not a file")
+    return name, path
+
+
 def run(
     ctx: typer.Context,
     manifest: Annotated[Path, typer.Argument(metavar="MANIFEST", help="Computation manifest (JSON or YAML).")],
@@ -69,6 +81,14 @@ def run(
         bool, typer.Option("--keep-workdir", help="Keep the work directory (it holds plaintext!) to debug.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace files in --results.")] = False,
+    algorithm_file: Annotated[
+        Path | None,
+        typer.Option("--algorithm", metavar="FILE", help="Upload mode: the algorithm the manifest does not download."),
+    ] = None,
+    dataset_files: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", metavar="NAME=FILE", help="Upload mode: a dataset by its filename (repeatable)."),
+    ] = None,
     wasm_runtime: Annotated[
         str, typer.Option("--wasm-runtime", help="wasm algorithms: wasmtime (built in) or wasmedge (as Cocos).")
     ] = "wasmtime",
@@ -96,7 +116,10 @@ def run(
     from cococtl.sources.base import FetchSettings
 
     out = get_output(ctx)
-    parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url)
+    from cococtl.manifest.model import Uploads
+
+    uploads = Uploads(algorithm_file, tuple(_upload(item) for item in dataset_files or ()))
+    parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url, uploads=uploads)
     keys: KeySource
     if keys_file is not None:
         keys = OfflineKeySource(keys_file)

@@ -56,6 +56,7 @@ class Manifest:
     datasets: tuple[Dataset, ...]
     result_consumers: tuple[str, ...]
     form: str
+    notes: tuple[str, ...] = ()
 
     def kbs_urls(self) -> list[str]:
         urls = [r.kbs_url for r in (self.algorithm, *self.datasets) if r.encrypted and r.kbs_url]
@@ -67,9 +68,9 @@ class ManifestError(InvalidInputError):
 
     def __init__(self, problems: list[tuple[str, str]], *, source: str) -> None:
         self.problems = problems
-        first = f"{problems[0][0]}: {problems[0][1]}"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"invalid manifest {source}: {first}{more}", hint="run: cococtl manifest validate " + source)
+        shown = "; ".join(f"{path}: {message}" for path, message in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(f"invalid manifest {source}: {shown}{more}", hint="run: cococtl manifest validate " + source)
 
 
 @lru_cache(maxsize=1)
@@ -186,11 +187,25 @@ def _decode_hash(value: Any) -> bytes | None:
     return base64.b64decode(text, validate=True)
 
 
-def _kbs_url(resource: dict[str, Any], top: dict[str, Any] | None, default: str | None) -> tuple[str | None, bool]:
-    """Per-resource KBS, else top-level, else the caller's default. Returns (url, enabled)."""
+@dataclass(frozen=True)
+class Uploads:
+    """Local files standing in for resources the manifest does not download (Cocos' upload mode:
+    cvms-test ``-algo-path``/``-data-paths``, cocos-cli ``algo``/``data``)."""
+
+    algorithm: Path | None = None
+    datasets: tuple[tuple[str, Path], ...] = ()
+
+
+def _kbs_url(
+    resource: dict[str, Any], top: dict[str, Any] | None, default: str | None, *, go_form: bool = False
+) -> tuple[str | None, bool]:
+    """Per-resource KBS, else top-level, else the caller's default. Returns (url, enabled).
+
+    In Cocos' own forms a ``kbs`` object without ``enabled`` is disabled (Go's zero value); the seed form keeps
+    its meaning (a KBS object is enabled unless it says otherwise)."""
     own = resource.get("kbs")
     if isinstance(own, dict):
-        enabled = bool(own.get("enabled", True))
+        enabled = bool(own.get("enabled", not go_form))
         if own.get("url"):
             return str(own["url"]).rstrip("/"), enabled
         if not enabled:
@@ -200,26 +215,78 @@ def _kbs_url(resource: dict[str, Any], top: dict[str, Any] | None, default: str 
     return (default.rstrip("/") if default else None), True
 
 
+def _placeholder(raw: dict[str, Any]) -> dict[str, Any]:
+    """A resource that waits for an upload (validation only: ``cococtl run`` needs the file)."""
+    return {
+        "uri": "",
+        "source_type": "",
+        "encrypted": False,
+        "kbs_resource_path": None,
+        "kbs_url": None,
+        "hash": _decode_hash(raw.get("hash")),
+    }
+
+
+def _uploaded(upload: Path, path: str, notes: list[str]) -> dict[str, Any]:
+    notes.append(f"{path}: uploaded from {upload} (plaintext, its hash checked like Cocos checks an upload)")
+    return {
+        "uri": f"file://{upload.resolve()}",
+        "source_type": "file",
+        "encrypted": False,
+        "kbs_resource_path": None,
+        "kbs_url": None,
+    }
+
+
 def _resource_fields(
     raw: dict[str, Any],
     path: str,
     top_kbs: dict[str, Any] | None,
     default_kbs: str | None,
     problems: list[tuple[str, str]],
+    *,
+    go_form: bool = False,
+    upload: Path | None = None,
+    upload_flag: str = "",
+    notes: list[str] | None = None,
+    for_run: bool = False,
 ) -> dict[str, Any]:
     source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
     assert isinstance(source, dict)
+    notes = notes if notes is not None else []
     uri = source.get("url") or raw.get("uri") or raw.get("url") or ""
     declared = source.get("type") or raw.get("type") or ""
     encrypted = bool(source.get("encrypted", raw.get("encrypted", False)))
     kbs_path = source.get("kbs_resource_path") or raw.get("kbs_resource_path") or None
-    if not uri:
+    # Cocos downloads a resource only when it has a source URL AND its kbs.enabled is true (agent/service.go Algo
+    # and Data); otherwise it waits for an upload. The seed form downloads whatever has a URL.
+    own_kbs = raw.get("kbs")
+    remote = bool(uri) and (not go_form or (isinstance(own_kbs, dict) and own_kbs.get("enabled") is True))
+    if not remote:
+        if upload is not None:
+            return {**_uploaded(upload, path, notes), "hash": _decode_hash(raw.get("hash"))}
+        if not for_run:
+            notes.append(
+                f"{path}: not downloaded ({'no kbs.enabled: true' if go_form and uri else 'no source'}):"
+                f" Cocos waits for an upload; cococtl run needs {upload_flag}"
+            )
+            return _placeholder(raw)
+        why = (
+            "Cocos downloads a resource only with a source URL and kbs.enabled: true, and waits for an upload"
+            if go_form
+            else "no source URL"
+        )
         problems.append(
             (
                 f"{path}.source.url" if "source" in raw else f"{path}.uri",
-                "no source URL: cococtl run downloads every resource (uploads are not supported)",
+                f"{why}: give the file with {upload_flag} (upload mode)"
+                + (" or set kbs: {url, enabled: true}" if go_form and uri else ""),
             )
         )
+    elif upload is not None:
+        problems.append((path, f"the manifest downloads this resource ({uri}): drop {upload_flag}"))
+    else:
+        notes.append(f"{path}: downloaded from {uri}" + (" (source url + kbs.enabled: true)" if go_form else ""))
     source_type = declared or infer_source_type(uri)
     if uri and not source_type:
         problems.append(
@@ -232,7 +299,7 @@ def _resource_fields(
         )
     if source_type == "oci-image":
         uri = oci_reference(uri)
-    kbs_url, kbs_enabled = _kbs_url(raw, top_kbs, default_kbs)
+    kbs_url, kbs_enabled = _kbs_url(raw, top_kbs, default_kbs, go_form=go_form)
     if encrypted and source_type != "oci-image":
         if not kbs_path:
             problems.append((f"{path}.kbs_resource_path", "the resource is encrypted but names no KBS resource"))
@@ -263,7 +330,12 @@ def _default_filename(uri: str, index: int) -> str:
 
 
 def build_manifest(
-    raw: Any, *, source: str, algo_type_override: str | None = None, default_kbs_url: str | None = None
+    raw: Any,
+    *,
+    source: str,
+    algo_type_override: str | None = None,
+    default_kbs_url: str | None = None,
+    uploads: Uploads | None = None,
 ) -> Manifest:
     """Validate a parsed document and normalise it into a :class:`Manifest` (raises ManifestError)."""
     document, camel = _snake_keys(_drop_nulls(raw))
@@ -272,27 +344,57 @@ def build_manifest(
     problems = schema_problems(document) or _go_problems(document)
     if problems:
         raise ManifestError(problems, source=source)
+    for_run = uploads is not None
+    uploads = uploads or Uploads()
     top_kbs = document.get("kbs")
     algorithm_raw = document["algorithm"]
-    algo = _resource_fields(algorithm_raw, "$.algorithm", top_kbs, default_kbs_url, problems)
+    form = "protojson" if camel else ("go" if "source" in algorithm_raw or "id" in document else "seed")
+    go_form = form != "seed"
+    notes: list[str] = []
+    algo = _resource_fields(
+        algorithm_raw,
+        "$.algorithm",
+        top_kbs,
+        default_kbs_url,
+        problems,
+        go_form=go_form,
+        upload=uploads.algorithm,
+        upload_flag="--algorithm FILE",
+        notes=notes,
+        for_run=for_run,
+    )
     algo_type = algo_type_override or algorithm_raw.get("algo_type") or ""
     if not algo_type:
         algo_type = "bin" if algo["source_type"] != "oci-image" else ""
     if algo["source_type"] == "oci-image" and not algo_type:
         problems.append(("$.algorithm.algo_type", "an OCI algorithm needs an explicit algo_type (or --algo-type)"))
     datasets = []
+    uploaded = dict(uploads.datasets)
     for index, dataset_raw in enumerate(document.get("datasets") or []):
-        fields = _resource_fields(dataset_raw, f"$.datasets[{index}]", top_kbs, default_kbs_url, problems)
-        filename = dataset_raw.get("filename") or _default_filename(fields["uri"], index)
+        declared_name = dataset_raw.get("filename")
+        fields = _resource_fields(
+            dataset_raw,
+            f"$.datasets[{index}]",
+            top_kbs,
+            default_kbs_url,
+            problems,
+            go_form=go_form,
+            upload=uploaded.pop(declared_name, None) if declared_name else None,
+            upload_flag=f"--dataset {declared_name or 'NAME'}=FILE",
+            notes=notes,
+            for_run=for_run,
+        )
+        filename = declared_name or _default_filename(fields["uri"], index)
         if "/" in filename or filename in (".", ".."):
             problems.append((f"$.datasets[{index}].filename", f"{filename!r} must be a plain file name"))
         datasets.append(Dataset(**fields, filename=filename, decompress=bool(dataset_raw.get("decompress", False))))
     names = [d.filename for d in datasets if not d.decompress]
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(("$.datasets", f"two datasets would both be written to datasets/{name}"))
+    for name in uploaded:
+        problems.append(("$.datasets", f"--dataset {name}=…: the manifest declares no dataset with that filename"))
     if problems:
         raise ManifestError(problems, source=source)
-    form = "protojson" if camel else ("go" if "source" in algorithm_raw or "id" in document else "seed")
     return Manifest(
         computation_id=str(document.get("computation_id") or document.get("id") or "computation"),
         name=str(document.get("name", "")),
@@ -301,6 +403,7 @@ def build_manifest(
         datasets=tuple(datasets),
         result_consumers=tuple(str(c.get("user_key", "")) for c in document.get("result_consumers") or []),
         form=form,
+        notes=tuple(notes),
     )
 
 
@@ -317,8 +420,20 @@ def read_manifest_text(path: Path) -> str:
         raise InvalidInputError(f"manifest {path} is a directory") from None
 
 
-def load_manifest(path: Path, *, algo_type_override: str | None = None, default_kbs_url: str | None = None) -> Manifest:
+def load_manifest(
+    path: Path,
+    *,
+    algo_type_override: str | None = None,
+    default_kbs_url: str | None = None,
+    uploads: Uploads | None = None,
+) -> Manifest:
     """Read, validate and normalise the manifest at ``path``."""
     text = read_manifest_text(path)
     raw = parse_document(text, source=str(path))
-    return build_manifest(raw, source=str(path), algo_type_override=algo_type_override, default_kbs_url=default_kbs_url)
+    return build_manifest(
+        raw,
+        source=str(path),
+        algo_type_override=algo_type_override,
+        default_kbs_url=default_kbs_url,
+        uploads=uploads,
+    )

@@ -416,6 +416,7 @@ def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any],
         "id": "8",
         "algorithm": {
             "source": {"url": algo_uri, "kbsResourcePath": "default/key/algo", "encrypted": True},
+            "kbs": {"enabled": True},
             "algoType": "python",
             "algoArgs": [],
             "hash": base64.b64encode(hashlib.sha3_256(ALGORITHM).digest()).decode(),
@@ -423,6 +424,7 @@ def test_protojson_yaml_manifest(tmp_path: Path, cli: Any, keys: dict[str, Any],
         "datasets": [
             {
                 "source": {"url": data_uri, "kbsResourcePath": "default/key/data", "encrypted": True},
+                "kbs": {"enabled": True},
                 "filename": "iris.csv",
                 "hash": base64.b64encode(hashlib.sha3_256(IRIS).digest()).decode(),
             }
@@ -616,3 +618,30 @@ def test_nothing_the_algorithm_started_survives(tmp_path: Path, cli: Any, http_s
         time.sleep(0.05)
     stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else "gone"
     assert stat == "gone" or stat.split(") ", 1)[-1].startswith("Z")
+
+
+def test_upload_mode_runs_local_files_with_the_same_hash_checks(tmp_path: Path, cli: Any) -> None:
+    # cvms-test -algo-path/-data-paths, cocos-cli algo/data: resources without a download come from local files.
+    (tmp_path / "algo.sh").write_text(BIN_ALGORITHM)
+    (tmp_path / "d.csv").write_bytes(b"1234567")
+    document = {
+        "id": "upload",
+        "algorithm": {"hash": list(hashlib.sha3_256(BIN_ALGORITHM.encode()).digest()), "algo_type": "bin"},
+        "datasets": [{"filename": "d.csv", "hash": list(hashlib.sha3_256(b"1234567").digest())}],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    validated = cli("--json", "manifest", "validate", tmp_path / "m.json").json
+    assert validated["valid"] and all("waits for an upload" in note for note in validated["notes"])
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", expect=3)
+    assert "--algorithm FILE" in result.stderr
+    cli("run", tmp_path / "m.json", "--results", tmp_path / "out",
+        "--algorithm", tmp_path / "algo.sh", "--dataset", f"d.csv={tmp_path / 'd.csv'}")  # fmt: skip
+    assert (tmp_path / "out" / "bytes.txt").read_text().strip() == "7"
+    (tmp_path / "d.csv").write_bytes(b"tampered")
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out2",
+                 "--algorithm", tmp_path / "algo.sh", "--dataset", f"d.csv={tmp_path / 'd.csv'}", expect=7)  # fmt: skip
+    assert "hash mismatch" in result.stderr
+    wrong = f"other.csv={tmp_path / 'd.csv'}"
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out3",
+                 "--algorithm", tmp_path / "algo.sh", "--dataset", wrong, expect=3)  # fmt: skip
+    assert "other.csv" in result.stderr

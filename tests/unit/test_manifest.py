@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cococtl.errors import InvalidInputError
 from cococtl.manifest.infer import infer_source_type, oci_reference
-from cococtl.manifest.model import ManifestError, build_manifest, load_manifest
+from cococtl.manifest.model import ManifestError, Uploads, build_manifest, load_manifest
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "manifests"
 GO_HASH = bytes(
@@ -174,17 +174,19 @@ def test_schema_errors() -> None:
 
 def test_oci_algorithm_needs_type_and_disabled_kbs() -> None:
     assert dict(_problems({"algorithm": {"uri": "docker://r/i:1"}}))["$.algorithm.algo_type"]
-    problems = dict(
-        _problems(
-            {
-                "algorithm": {
-                    "source": {"url": "https://h/a", "encrypted": True, "kbs_resource_path": "a/b/c"},
-                    "kbs": {"enabled": False},
-                }
-            }
-        )
-    )
-    assert "disabled" in problems["$.algorithm.kbs.enabled"]
+    raw = {
+        "algorithm": {
+            "source": {"url": "https://h/a", "encrypted": True, "kbs_resource_path": "a/b/c"},
+            "kbs": {"enabled": False},
+        }
+    }
+    # Cocos downloads only with kbs.enabled: true (agent/service.go Algo), otherwise it waits for an upload: the
+    # manifest is valid (validate says so), and `run` needs the file.
+    manifest = build_manifest(raw, source="m")
+    assert any("Cocos waits for an upload" in note for note in manifest.notes)
+    with pytest.raises(ManifestError) as caught:
+        build_manifest(raw, source="m", uploads=Uploads())
+    assert "kbs.enabled: true" in dict(caught.value.problems)["$.algorithm.source.url"]
 
 
 def test_duplicate_dataset_names() -> None:
