@@ -51,6 +51,7 @@ TEES = {
 }
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+[A-Za-z0-9_\-.]*$")
 _MAX_BODY = 2 << 20
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
 
 
 class KbsError(Exception):
@@ -137,6 +138,35 @@ def _canonical_pubkey(key: Any) -> dict[str, str]:
     raise KbsError("AttestationError", "Attestation error: RCAR handshake Attest failed")
 
 
+_URL_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _url_safe_no_pad(text: str) -> bytes:
+    """The base64 crate's URL_SAFE_NO_PAD decoding, with its error wording (the double's own reading)."""
+    data = text.encode("ascii", errors="replace")
+    for offset, byte in enumerate(data):
+        if byte == ord("="):
+            raise ValueError("Invalid padding")
+        if byte not in _URL_SAFE:
+            raise ValueError(f"Invalid symbol {byte}, offset {offset}.")
+    if len(data) % 4 == 1:
+        raise ValueError("Invalid input length.")
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
+def _compact(value: Any) -> bytes:
+    """serde_json's output: no spaces after separators."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class _PlainAnswer(Exception):
+    """An answer actix-web gives before Trustee's handlers run (no JSON error body)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "cococtl-devkbs"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
@@ -162,7 +192,8 @@ class Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
-            raise KbsError("SerdeError", "Serialize/Deserialize failed")
+            # actix-web's PayloadConfig (kbs api_server.rs, payload_request_size = 2 MiB by default): a plain 413.
+            raise _PlainAnswer(413, b"A payload reached size limit.")
         return self.rfile.read(length) if length else b""
 
     def _json_body(self, variant: str = "SerdeError", detail: str = "Serialize/Deserialize failed") -> Any:
@@ -182,14 +213,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _dispatch(self, method: str) -> None:
-        path = urlsplit(self.path).path
+        # The request line as sent: http.server folds a leading "//" into "/", actix does not route it.
+        raw_target = self.requestline.split(" ")[1] if self.requestline.count(" ") >= 2 else self.path
+        path = urlsplit(raw_target).path
         self.state.requests.append((method, path))
         try:
             if path == "/healthz" and method == "GET":
                 self._send(200, b"", None)
                 return
             if not path.startswith("/kbs/v0/"):
-                raise KbsError("InvalidRequestPath", f"Request path {path} is invalid", 404)
+                # Nothing is routed outside /kbs/v0/{path:.*}: actix answers 404 with an empty body.
+                raise _PlainAnswer(404, b"")
             parts = path[len("/kbs/v0/") :].split("/")
             plugin, rest = parts[0], parts[1:]
             route = {
@@ -205,16 +239,15 @@ class Handler(BaseHTTPRequestHandler):
                 route(rest)
             elif plugin == "resource":
                 self._resource(method, rest)
-            elif not plugin:
-                raise KbsError("InvalidRequestPath", f"Request path {path} is invalid", 404)
-            else:
+            else:  # an empty plugin name too: "Plugin  not found" (api_server.rs, PluginNotFound)
                 raise KbsError("PluginNotFound", f"Plugin {plugin} not found", 404)
+        except _PlainAnswer as answer:
+            self._send(answer.status, answer.body, "text/plain; charset=utf-8" if answer.body else None)
         except KbsError as error:
-            body = json.dumps({"type": ERROR_TYPE + error.variant, "detail": error.detail}).encode()
-            self._send(error.status, body, None)
+            self._send(error.status, _compact({"type": ERROR_TYPE + error.variant, "detail": error.detail}), None)
         except Exception as error:  # a double must never answer with a traceback or a dropped connection
-            body = json.dumps({"type": ERROR_TYPE + "PluginInternalError", "detail": f"internal: {error}"}).encode()
-            self._send(401, body, None)
+            internal = {"type": ERROR_TYPE + "PluginInternalError", "detail": f"internal: {error}"}
+            self._send(401, _compact(internal), None)
 
     def _cookie_session(self) -> tuple[str | None, Session | None]:
         cookies = self.headers.get("Cookie") or ""
@@ -229,11 +262,17 @@ class Handler(BaseHTTPRequestHandler):
                 return value, session
         return None, None
 
-    def _admin(self) -> None:
+    def _admin(self, endpoint: str | None = None) -> None:
+        """Trustee: built-in endpoints fail with AdminAuthAccess naming the endpoint; plugin calls (the resource
+        plugin) convert the admin error into AdminAuthInitialization (api_server.rs, error.rs)."""
         try:
             self.state.config.admin.check(self.headers.get("Authorization"), self.path)
         except AdminDenied as denied:
-            raise KbsError("AdminAuthAccess", f"admin access denied for endpoint {self.path}: {denied}") from None
+            if endpoint is None:
+                raise KbsError(
+                    "AdminAuthInitialization", f"failed to initialize [admin] configuration: {denied}"
+                ) from None
+            raise KbsError("AdminAuthAccess", f"admin access denied for endpoint {endpoint}: {denied}") from None
 
     # --- attestation ------------------------------------------------------------------------------
     def _auth(self, _rest: list[str]) -> None:
@@ -246,10 +285,13 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(request, dict) or "extra-params" not in request or not isinstance(request.get("tee"), str):
             raise fail("deserialize Request")
         version = request.get("version")
-        if version != "0.4.0" or not isinstance(version, str):
+        if request["tee"] not in TEES or not isinstance(version, str):
+            raise fail("deserialize Request")  # serde: an unknown Tee or a non-string version
+        # backend.rs __auth: semver Version::parse, then VersionReq "=0.4.0".
+        if not _SEMVER.fullmatch(version):
+            raise fail("failed to parse KBS version")
+        if version != "0.4.0":
             raise fail(f"KBS Client Protocol Version Mismatch: expect =0.4.0 while the request is {version}")
-        if request["tee"] not in TEES:
-            raise fail("deserialize Request")
         selected = self.state.config.selected_hash_algorithm
         extra_params: Any = ""
         algorithm = "sha512" if request["tee"] == "se" else "sha384"
@@ -269,7 +311,7 @@ class Handler(BaseHTTPRequestHandler):
             self.state.sessions[session_id] = Session(nonce, request["tee"], expires, hash_algorithm=algorithm)
         cookie = f"kbs-session-id={session_id}; Expires={self._http_date(expires)}"
         challenge = {"nonce": nonce, "extra-params": extra_params}
-        self._send(200, json.dumps(challenge).encode(), "application/json", {"Set-Cookie": cookie})
+        self._send(200, _compact(challenge), "application/json", {"Set-Cookie": cookie})
 
     @staticmethod
     def _http_date(when: float) -> str:
@@ -282,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
             raise failed
         cookie = {"Set-Cookie": f"kbs-session-id={session_id}; Expires={self._http_date(session.expires)}"}
         if session.token is not None:
-            self._send(200, json.dumps({"token": session.token}).encode(), "application/json", cookie)
+            self._send(200, _compact({"token": session.token}), "application/json", cookie)
             return
         attestation = self._json_body("AttestationError", "Attestation error: RCAR handshake Attest failed")
         try:
@@ -333,7 +375,7 @@ class Handler(BaseHTTPRequestHandler):
         token = jwt.sign(claims, self.state.signing_key, extra_header={"jwk": self.state.public_jwk()})
         with self.state.lock:
             session.token = token
-        self._send(200, json.dumps({"token": token}).encode(), "application/json", cookie)
+        self._send(200, _compact({"token": token}), "application/json", cookie)
 
     @staticmethod
     def _init_data(init_data: Any, failed: KbsError) -> tuple[str, dict[str, Any]] | None:
@@ -413,14 +455,9 @@ class Handler(BaseHTTPRequestHandler):
                 body = encrypt_to(pubkey, path.read_bytes())
             except (KeyError, TypeError, JweFailure, CococtlError, ValueError):
                 raise KbsError("JweError", "JWE failed") from None
-            self._send(200, json.dumps(body).encode(), "application/json")
+            self._send(200, _compact(body), "application/json")
         elif method in ("POST", "DELETE"):
-            try:
-                self._admin()
-            except KbsError as error:
-                raise KbsError(
-                    "AdminAuthInitialization", f"failed to initialize [admin] configuration: {error.detail}"
-                ) from None
+            self._admin()  # a plugin call: AdminAuthInitialization, like Trustee
             path = self.state.resource_file(segments)
             if method == "POST":
                 content = self._body()
@@ -442,28 +479,30 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(encoded, str):
             raise KbsError("ParsePolicyError", "Failed to parse policy: missing policy")
         try:
-            text = b64url_decode(encoded, what="policy").decode("utf-8")
-        except (CococtlError, UnicodeDecodeError) as error:
-            raise KbsError("ParsePolicyError", f"Failed to parse policy: {error}") from None
+            text = _url_safe_no_pad(encoded).decode("utf-8")
+        except ValueError as error:
+            raise KbsError("ParsePolicyError", f"Failed to parse policy: Failed to decode policy: {error}") from None
         try:
             check_policy(text)
         except CococtlError as error:
-            raise KbsError("ParsePolicyError", f"Failed to parse policy: {error.message}") from None
+            # Trustee's regorus reports its own text; the variant and prefix are Trustee's (kbs/src/error.rs).
+            detail = f"Policy engine error: Failed to load policy: {error.message}"
+            raise KbsError("PolicyEngineError", detail) from None
         return text
 
     def _set_resource_policy(self, _rest: list[str]) -> None:
-        self._admin()
+        self._admin("resource-policy")
         request = self._json_body()
         text = self._policy_text(request.get("policy") if isinstance(request, dict) else None)
         self.state.set_resource_policy(text)
         self._send(200, b"", None)
 
     def _get_resource_policy(self, _rest: list[str]) -> None:
-        self._admin()
-        self._send(200, json.dumps(["resource-policy"]).encode(), "application/json")
+        self._admin("resource-policy")
+        self._send(200, _compact(["resource-policy"]), "application/json")
 
     def _set_attestation_policy(self, _rest: list[str]) -> None:
-        self._admin()
+        self._admin("attestation-policy")
         request = self._json_body()
         if not isinstance(request, dict) or not isinstance(request.get("policy_id"), str):
             raise KbsError("AttestationError", "Attestation error: Set Attestation Policy failed")
@@ -472,7 +511,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, b"", None)
 
     def _set_reference_value(self, _rest: list[str]) -> None:
-        self._admin()
+        self._admin("reference-value")
         request = self._json_body()
         failed = KbsError("RvpsError", "RVPS configuration failed: invalid reference value message")
         if not isinstance(request, dict) or request.get("version") != "0.1.0" or request.get("type") != "sample":
@@ -488,11 +527,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, b"", "application/json")
 
     def _get_reference_value(self, rest: list[str]) -> None:
-        self._admin()
+        self._admin("reference-value")
         name = "/".join(rest)
         if name not in self.state.reference_values:
-            raise KbsError("RvpsError", f"RVPS configuration failed: reference value {name} not found")
-        self._send(200, json.dumps(self.state.reference_values[name]).encode(), "application/json")
+            raise KbsError(
+                "RvpsError",
+                "RVPS configuration failed: Failed to get reference_values: "
+                f"No reference value found for the given id: {name}",
+            )
+        self._send(200, _compact(self.state.reference_values[name]), "application/json")
 
 
 class DevKbs:

@@ -66,6 +66,19 @@ def _kbs_error(status: int, body: bytes, *, what: str) -> CococtlError:
         return InvalidInputError(f"{what}: the KBS rejected the request: {shown}")
     if variant == "RvpsError":
         return NotFoundError(f"{what}: the reference value service failed: {shown}")
+    if variant in ("AdminAuthAccess", "AdminAuthInitialization") and "Cannot verify token" in detail:
+        return DeniedError(
+            f"{what}: {shown}",
+            hint="the token's signature, iss, aud or exp does not match the KBS's [admin.authentication.bearer_jwt]"
+            " identity_providers (cococtl kbs admin-token --issuer/--audience/--ttl; Trustee's docker-compose"
+            " setup trusts iss TrusteeInDocker)",
+        )
     if variant in _DENIED or status in (401, 403):
         return DeniedError(f"{what}: {shown}")
+    if status == 413:
+        # actix-web's PayloadConfig (kbs api_server.rs: [http_server] payload_request_size, 2 MiB by default).
+        return InvalidInputError(
+            f"{what}: the KBS refuses a body this large (HTTP 413: {shown})",
+            hint="Trustee accepts [http_server] payload_request_size MiB per request (2 by default)",
+        )
     return UnreachableError(f"{what}: the KBS answered HTTP {status}: {shown}")
