@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,10 @@ def _unb64(text: Any, what: str) -> bytes:
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, undecodable bytes (random A256CTR unwraps)
         raise InvalidInputError(f"{what} is not JSON") from None
+    except RecursionError:
+        raise InvalidInputError(f"{what} is nested too deeply to be what it should be") from None
     if not isinstance(value, dict):
         raise InvalidInputError(f"{what} is not a JSON object")
     return value
@@ -147,22 +149,35 @@ def _not_uri(kid: str) -> None:
     )
 
 
-def decode_recipients(value: str) -> list[KeyProviderAnnotation]:
-    """Every recipient of a layer: ocicrypt joins one base64 packet per recipient with commas."""
+def recipient_parts(value: str) -> list[str]:
+    """The base64 packets of a layer's recipients: ocicrypt joins one per recipient with commas."""
     if len(value) > _MAX_ANNOTATION:
         raise InvalidInputError("the key-provider annotation is implausibly large")
     parts = [part.strip() for part in value.split(",") if part.strip()]
     if not parts:
         raise InvalidInputError("the key-provider annotation is empty")
-    return [KeyProviderAnnotation.from_json(_unb64(part, "the key-provider annotation")) for part in parts]
+    return parts
 
 
-def unwrap_any(packets: list[KeyProviderAnnotation], resolve: Callable[[str], bytes]) -> PrivateOptions:
-    """The private options of the first recipient whose key resolves and unwraps, as skopeo and the guest try
-    each in turn; the last failure is reported when none does."""
+def decode_recipients(value: str) -> list[KeyProviderAnnotation]:
+    """Every recipient of a layer, each parsed by the guest's rules (all must parse)."""
+    return [
+        KeyProviderAnnotation.from_json(_unb64(part, "the key-provider annotation")) for part in recipient_parts(value)
+    ]
+
+
+def unwrap_any(packets: Sequence[KeyProviderAnnotation | str], resolve: Callable[[str], bytes]) -> PrivateOptions:
+    """The private options of the first recipient whose key resolves and unwraps, trying each in turn and
+    decoding each only when its turn comes, as ocicrypt-rs pre_unwrap_key does (encryption.rs: a recipient that
+    fails is skipped); the last failure is reported when none does."""
     failure: CococtlError | None = None
-    for packet in packets:
+    for item in packets:
         try:
+            packet = (
+                item
+                if isinstance(item, KeyProviderAnnotation)
+                else KeyProviderAnnotation.from_json(_unb64(item, "the key-provider annotation"))
+            )
             plain = packet.unwrap(resolve(packet.kid))
         except CococtlError as error:
             failure = error

@@ -131,6 +131,7 @@ def encrypt_image(
     layers: Sequence[int] | None = None,
     platform: str | None = None,
     force: bool = False,
+    fixed_iv: bytes | None = None,
 ) -> ImageReport:
     """Encrypt the selected layers of ``src`` (every platform, or ``platform``) into ``dst`` for the
     attestation-agent key provider."""
@@ -145,7 +146,9 @@ def encrypt_image(
             target.copy_blob_from(source, check_digest(manifest["config"].get("digest")))
             chosen = _selected(len(manifest["layers"]), layers)
             manifest["layers"] = [
-                _encrypt_layer(source, target, i, layer, kek, kid) if i in chosen else _copy(source, target, layer)
+                _encrypt_layer(source, target, i, layer, kek, kid, fixed_iv)
+                if i in chosen
+                else _copy(source, target, layer)
                 for i, layer in enumerate(manifest["layers"])
             ]
             chosen_by_manifest[image.platform or ""] = chosen
@@ -170,8 +173,9 @@ def _copy(source: Layout, target: Layout, layer: dict[str, Any]) -> dict[str, An
 
 
 def _encrypt_layer(
-    source: Layout, target: Layout, index: int, layer: dict[str, Any], kek: bytes, kid: str
+    source: Layout, target: Layout, index: int, layer: dict[str, Any], kek: bytes, kid: str, fixed_iv: bytes | None
 ) -> dict[str, Any]:
+    """One layer; ``fixed_iv`` only for coco_keyprovider's sample mode (zero IV, enc_mods/mod.rs)."""
     digest = check_digest(layer.get("digest"))
     media_type = str(layer.get("mediaType", ""))
     if media_type.endswith("+encrypted"):
@@ -189,7 +193,7 @@ def _encrypt_layer(
     private = ann.PrivateOptions(result.symkey, digest, result.nonce).to_json()
     annotations = {
         **(layer.get("annotations") or {}),
-        ann.PROVIDER_ANNOTATION: ann.wrap(private, kek, kid).encode(),
+        ann.PROVIDER_ANNOTATION: ann.wrap(private, kek, kid, iv=fixed_iv).encode(),
         ann.PUBOPTS_ANNOTATION: ann.PublicOptions(ann.CIPHER, result.hmac).encode(),
     }
     return {
@@ -243,7 +247,7 @@ def _decrypt_layer(
             f"encrypted layer {index} has no attestation-agent key-provider annotation"
             + (f" (it has {', '.join(others)})" if others else "")
         )
-    private = ann.unwrap_any(ann.decode_recipients(value), resolve)
+    private = ann.unwrap_any(ann.recipient_parts(value), resolve)
     pubopts = annotations.get(ann.PUBOPTS_ANNOTATION)
     if not isinstance(pubopts, str):
         raise InvalidInputError(f"encrypted layer {index} has no pubopts annotation (no HMAC to verify)")

@@ -45,42 +45,67 @@ def parse_params(text: str) -> dict[str, str]:
     return fields
 
 
+def _member(document: Any, name: str, what: str) -> dict[str, Any]:
+    """``document[name]`` as an object (absent or null: empty); any other shape is refused in words."""
+    value = document.get(name) if isinstance(document, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what}: {name} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
 def _wrap(request: dict[str, Any]) -> dict[str, Any]:
-    params_list = (((request.get("keywrapparams") or {}).get("ec") or {}).get("Parameters") or {}).get(PROVIDER_NAME)
+    wrap_params = _member(request, "keywrapparams", "the wrap request")
+    parameters = _member(_member(wrap_params, "ec", "the wrap request"), "Parameters", "the wrap request")
+    params_list = parameters.get(PROVIDER_NAME)
     if not isinstance(params_list, list) or not params_list:
         raise InvalidInputError(f"the wrap request has no {PROVIDER_NAME} parameters")
     params = parse_params(_b64(params_list[0], "provider parameters").decode("utf-8", errors="replace"))
-    optsdata = _b64((request.get("keywrapparams") or {}).get("optsdata"), "optsdata")
+    optsdata = _b64(wrap_params.get("optsdata"), "optsdata")
+    iv = None
     if params.get("sample") == "true":
-        kek, kid = ann.SAMPLE_KEK, params.get("keyid") or ann.SAMPLE_KID
+        # coco_keyprovider enc_mods/mod.rs generate_key_parameters: the hard-coded key, a zero IV and the fixed kid
+        # kbs:///default/test-key/1, whatever keyid says; a real keyid would be silently lost, so refuse it.
+        if params.get("keyid") not in (None, ann.SAMPLE_KID):
+            raise InvalidInputError(
+                f"sample=true always uses the kid {ann.SAMPLE_KID} (coco_keyprovider ignores keyid=): drop keyid="
+                " or sample=true"
+            )
+        kek, kid, iv = ann.SAMPLE_KEK, ann.SAMPLE_KID, bytes(12)
     else:
         if "keypath" not in params:
             raise InvalidInputError("no keypath= in the provider parameters: a generated key would be lost")
         if "keyid" not in params:
             raise InvalidInputError("no keyid= in the provider parameters (use keyid=kbs:///repo/type/tag)")
         kek, kid = load_key_file(Path(params["keypath"])), params["keyid"]
-    if params.get("algorithm", "A256GCM") != "A256GCM":
-        raise InvalidInputError("only algorithm=A256GCM is supported (as coco_keyprovider, which ignores it)")
-    annotation = ann.wrap(optsdata, kek, kid)
+    # coco_keyprovider reads the algorithm from the keypath field (parse_input_params), so algorithm= never takes
+    # effect there: every packet is A256GCM. The same here, and the parameter is accepted as it is there.
+    annotation = ann.wrap(optsdata, kek, kid, iv=iv)
     annotation.kid_path()
-    return {"keywrapresults": {"annotation": base64.b64encode(annotation.to_json()).decode()}}
+    # ocicrypt-rs parses key_wrap_results.annotation as serde Vec<u8>, a JSON integer array
+    # (ocicrypt-rs/src/keywrap/keyprovider/mod.rs KeyWrapResults); Go's []byte decoder accepts it as well.
+    return {"keywrapresults": {"annotation": list(annotation.to_json())}}
 
 
 def _unwrap(request: dict[str, Any], lookup: KeyLookup | None) -> dict[str, Any]:
-    encoded = (request.get("keyunwrapparams") or {}).get("annotation")
+    encoded = _member(request, "keyunwrapparams", "the unwrap request").get("annotation")
     packet = ann.KeyProviderAnnotation.from_json(_b64(encoded, "annotation"))
     if lookup is None:
         raise InvalidInputError("no key source for unwrap: pass --keys-file (or set KP_KEYS_FILE) or --kbs URL")
     optsdata = packet.unwrap(lookup(packet.kid))
-    return {"keyunwrapresults": {"optsdata": base64.b64encode(optsdata).decode()}}
+    # KeyUnwrapResults.opts_data is a serde Vec<u8> in ocicrypt-rs: an integer array every consumer parses.
+    return {"keyunwrapresults": {"optsdata": list(optsdata)}}
 
 
 def handle(raw: bytes, lookup: KeyLookup | None) -> bytes:
     """One protocol exchange: request JSON bytes in, response JSON bytes out (errors raise CococtlError)."""
     try:
         request = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):
         raise InvalidInputError("the key-provider request is not JSON") from None
+    except RecursionError:
+        raise InvalidInputError("the key-provider request is nested too deeply") from None
     if not isinstance(request, dict):
         raise InvalidInputError("the key-provider request is not a JSON object")
     operation = request.get("op")

@@ -417,7 +417,7 @@ def test_key_provider_client_against_our_server(tmp_path: Path) -> None:
     from cococtl.oci import grpc_service
     from cococtl.oci.annotations import KeyProviderAnnotation
     from tests.integration.peers import grpc_key_provider
-    from tests.integration.test_keyprovider import PLBCO, _unwrap_request, _wrap_request
+    from tests.integration.test_keyprovider import PLBCO, _as_bytes, _unwrap_request, _wrap_request
 
     kek = bytes(range(32))
     (tmp_path / "kek").write_bytes(kek)
@@ -427,9 +427,9 @@ def test_key_provider_client_against_our_server(tmp_path: Path) -> None:
         params = f"keypath={tmp_path / 'kek'}::keyid=kbs:///default/key/img"
         wrapped = json.loads(grpc_service.call(target, _wrap_request(params), timeout=10))
         annotation = wrapped["keywrapresults"]["annotation"]
-        assert KeyProviderAnnotation.from_json(base64.b64decode(annotation)).unwrap(kek) == PLBCO
+        assert KeyProviderAnnotation.from_json(_as_bytes(annotation)).unwrap(kek) == PLBCO
         unwrapped = json.loads(grpc_service.call(target, _unwrap_request(annotation), unwrap=True, timeout=10))
-        assert base64.b64decode(unwrapped["keyunwrapresults"]["optsdata"]) == PLBCO
+        assert _as_bytes(unwrapped["keyunwrapresults"]["optsdata"]) == PLBCO
         from cococtl.errors import InvalidInputError, UnreachableError
 
         with pytest.raises(InvalidInputError, match="refused WrapKey"):

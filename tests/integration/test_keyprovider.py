@@ -37,7 +37,14 @@ def _wrap_request(params: str, optsdata: bytes = PLBCO) -> bytes:
     ).encode()
 
 
-def _unwrap_request(annotation_b64: str) -> bytes:
+def _as_bytes(value: list[int] | str) -> bytes:
+    """A key-provider byte field: the integer array we answer (serde Vec<u8>) or Go's base64 string."""
+    return bytes(value) if isinstance(value, list) else base64.b64decode(value)
+
+
+def _unwrap_request(annotation: list[int] | str) -> bytes:
+    # skopeo (Go) sends []byte as a base64 string.
+    annotation_b64 = annotation if isinstance(annotation, str) else base64.b64encode(bytes(annotation)).decode()
     return json.dumps(
         {
             "op": "keyunwrap",
@@ -76,20 +83,24 @@ def test_cmd_wrap_then_unwrap(keys: tuple[Path, Path, bytes]) -> None:
     assert wrapped.returncode == 0, wrapped.stderr
     response = json.loads(wrapped.stdout)
     annotation = response["keywrapresults"]["annotation"]
-    packet = ann.KeyProviderAnnotation.from_json(base64.b64decode(annotation))
+    assert isinstance(annotation, list)  # what ocicrypt-rs parses (serde Vec<u8>)
+    packet = ann.KeyProviderAnnotation.from_json(_as_bytes(annotation))
     assert packet.kid == "kbs:///default/key/img" and packet.wrap_type == "A256GCM" and len(packet.iv) == 12
     assert packet.unwrap(kek) == PLBCO
     unwrapped = _provider(_unwrap_request(annotation), env={"KP_KEYS_FILE": str(keys_file)})
     assert unwrapped.returncode == 0, unwrapped.stderr
-    assert base64.b64decode(json.loads(unwrapped.stdout)["keyunwrapresults"]["optsdata"]) == PLBCO
+    assert _as_bytes(json.loads(unwrapped.stdout)["keyunwrapresults"]["optsdata"]) == PLBCO
 
 
 def test_cmd_sample_mode_and_upstream_vector() -> None:
     wrapped = _provider(_wrap_request("sample=true"))
-    packet = ann.KeyProviderAnnotation.from_json(
-        base64.b64decode(json.loads(wrapped.stdout)["keywrapresults"]["annotation"])
-    )
-    assert packet.kid == ann.SAMPLE_KID and packet.unwrap(ann.SAMPLE_KEK) == PLBCO
+    packet = ann.KeyProviderAnnotation.from_json(_as_bytes(json.loads(wrapped.stdout)["keywrapresults"]["annotation"]))
+    # coco_keyprovider enc_mods/mod.rs: the hard-coded key, a zero IV, the fixed kid.
+    assert packet.kid == ann.SAMPLE_KID and packet.unwrap(ann.SAMPLE_KEK) == PLBCO and packet.iv == bytes(12)
+    refused = _provider(_wrap_request("sample=true::keyid=kbs:///default/key/mine"))
+    assert refused.returncode == 3 and b"ignores keyid" in refused.stderr
+    same = _provider(_wrap_request(f"sample=true::keyid={ann.SAMPLE_KID}::algorithm=A256CTR"))
+    assert same.returncode == 0, same.stderr
 
 
 def test_cmd_errors_go_to_stderr_only(keys: tuple[Path, Path, bytes]) -> None:
@@ -151,7 +162,7 @@ def test_grpc_round_trip_with_an_independent_protobuf(keys: tuple[Path, Path, by
             wrapped = json.loads(call("WrapKey", _wrap_request(f"keypath={kek_file}::keyid=kbs:///default/key/img")))
             annotation = wrapped["keywrapresults"]["annotation"]
             unwrapped = json.loads(call("UnWrapKey", _unwrap_request(annotation)))
-            assert base64.b64decode(unwrapped["keyunwrapresults"]["optsdata"]) == PLBCO
+            assert _as_bytes(unwrapped["keyunwrapresults"]["optsdata"]) == PLBCO
             with pytest.raises(grpc.RpcError) as failure:
                 call("WrapKey", b'{"op":"nope"}')
             assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
