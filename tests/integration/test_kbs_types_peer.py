@@ -313,3 +313,20 @@ def test_peer_usage_errors_exit_2() -> None:
         "ok": True,
         "value": {"nonce": "n0nce", "extra-params": ""},
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("kbs-client-auth.json", "request"), ("kbs-client-attest.json", "attestation")]
+)
+def test_what_the_real_kbs_client_sent_is_what_the_crate_reads(name: str, kind: str, kbs: RunningKbs) -> None:
+    # Recorded from Trustee's own kbs-client (tests/vectors/trustee-wire/SOURCES.md): the judge reads it, and the
+    # double answers kbs-client's /auth body with a challenge the crate reads too.
+    recorded = json.loads((Path(__file__).parents[1] / "vectors" / "trustee-wire" / name).read_text())
+    body = recorded["request_body"].encode()
+    _round_trip(kind, body)
+    if kind == "request":
+        import requests
+
+        answer = requests.post(f"{kbs.url}/kbs/v0/auth", data=body, timeout=TIMEOUT)
+        assert answer.status_code == 200
+        _round_trip("challenge", answer.content)
