@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test lint typecheck pytest bench completions system-deps peers clean
 
@@ -15,8 +16,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The demo needs only cococtl itself; the test suite needs every extra and the development tools.
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -m pip install -q -e . 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -c 'import cococtl.cli'
+	touch $@
+
+$(STAMP): $(DEMO_STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,all]' 2>&1 | grep -v 'is ignored' || true
 	$(BIN)/python -c 'import cococtl.cli, pytest, hypothesis, mypy'
 	touch $@
@@ -28,7 +35,7 @@ system-deps:
 peers:
 	@bash scripts/build-peers.sh
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	@bash scripts/demo.sh
 
 test: $(STAMP) system-deps peers lint typecheck pytest
