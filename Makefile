@@ -19,12 +19,12 @@ $(BIN)/python:
 # The demo needs only cococtl itself; the test suite needs every extra and the development tools.
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	$(BIN)/python -m pip install -q -e . 2>&1 | grep -v 'is ignored' || true
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e . 2>&1 | grep -v 'is ignored' || true
 	$(BIN)/python -c 'import cococtl.cli'
 	touch $@
 
 $(STAMP): $(DEMO_STAMP)
-	$(BIN)/python -m pip install -q -e '.[test,all]' 2>&1 | grep -v 'is ignored' || true
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e '.[test,all]' 2>&1 | grep -v 'is ignored' || true
 	$(BIN)/python -c 'import cococtl.cli, pytest, hypothesis, mypy'
 	touch $@
 
