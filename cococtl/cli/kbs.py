@@ -85,6 +85,10 @@ def attest(
     if output is not None:
         write_private_file(output, (token + "\n").encode(), force=force)
         out.status(f"wrote the attestation token to {output} (0600)")
+        if out.json:
+            from cococtl.kbs.client import token_claims_summary
+
+            out.result_json({"output": str(output), "claims": token_claims_summary(token)})
     elif out.json:
         from cococtl.kbs.client import token_claims_summary
 
@@ -122,6 +126,8 @@ def get_resource(
     from cococtl.kbs.uri import parse_resource_uri
 
     parsed = [parse_resource_uri(p).key for p in paths]
+    if raw and (get_output(ctx).json or output is not None):
+        raise InvalidInputError("--raw prints the bytes on stdout: it cannot go with --json or --output")
     if output is not None and len(parsed) > 1 and not output.is_dir():
         raise InvalidInputError("with several --path, --output must be an existing directory")
     with _settings(ctx).client() as client:
@@ -145,10 +151,14 @@ def get_resource(
         requests_made = client.requests_made
     out = get_output(ctx)
     if output is not None:
+        written = {}
         for path, data in resources.items():
             target = output / re.sub(r"[^A-Za-z0-9_.-]+", "_", path).strip("_") if output.is_dir() else output
             write_private_file(target, data, force=force)
+            written[path] = {"output": str(target), "bytes": len(data)}
             out.status(f"wrote {path} to {target} ({len(data)} bytes, 0600)")
+        if out.json:
+            out.result_json({"resources": written, "requests": requests_made})
     elif out.json:
         out.result_json(
             {"resources": {p: base64.b64encode(d).decode() for p, d in resources.items()}, "requests": requests_made}

@@ -89,3 +89,20 @@ def test_without_any_token_the_kbs_refuses(cli: Any, bearer_kbs: tuple[RunningKb
     kbs, _ = bearer_kbs
     result = cli("kbs", "--url", kbs.url, "set-resource-policy", "--allow-all", expect=5)
     assert "no admin credentials given" in result.stderr
+
+
+def test_json_reports_what_was_written_and_raw_contradictions_are_refused(
+    cli: Any, bearer_kbs: tuple[RunningKbs, Path]
+) -> None:
+    kbs, d = bearer_kbs
+    token = d / "admin-token"
+    cli("kbs", "--url", kbs.url, "--admin-token-file", token, "set-resource-policy", "--allow-all")
+    cli("kbs", "--url", kbs.url, "--admin-token-file", token,
+        "set-resource", "--path", "default/key/j", "--resource-file", d / "secret")  # fmt: skip
+    attested = cli("--json", "kbs", "--url", kbs.url, "attest", "--tee", "sample", "-o", d / "tok").json
+    assert attested["output"] == str(d / "tok") and "status" in attested["claims"]
+    got = cli("--json", "kbs", "--url", kbs.url, "get-resource", "--path", "default/key/j", "--tee", "sample",
+              "-o", d / "j.bin").json  # fmt: skip
+    assert got["resources"]["default/key/j"] == {"output": str(d / "j.bin"), "bytes": 6}
+    result = cli("--json", "kbs", "--url", kbs.url, "get-resource", "--path", "default/key/j", "--raw", expect=3)
+    assert "--raw" in result.stderr and result.stdout == ""
