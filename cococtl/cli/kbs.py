@@ -38,6 +38,14 @@ AttesterCmdOpt = Annotated[
         "--attester-cmd", metavar="CMD", help="Program printing evidence JSON; {report_data_hex} is replaced."
     ),
 ]
+DeviceCmdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--device-evidence-cmd",
+        metavar="TEE=CMD",
+        help="Additional (device) evidence from a program; {report_data_hex} is replaced (repeatable).",
+    ),
+]
 PathOpt = Annotated[str, typer.Option("--path", metavar="REPO/TYPE/TAG", help="Resource path or kbs:/// URI.")]
 
 
@@ -68,19 +76,25 @@ def attest(
     tee_key_type: TeeKeyTypeOpt = "ec-p256",
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
+    device_evidence_cmd: DeviceCmdOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="TOKEN_FILE", help="Write the token here (0600).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace TOKEN_FILE.")] = False,
 ) -> None:
     """Attest to the KBS (RCAR) and print the attestation token."""
-    from cococtl.evidence.detect import choose_attester
+    from cococtl.evidence.detect import choose_attester, device_attesters
     from cococtl.fsutil import write_private_file
     from cococtl.kbs.client import read_init_data
 
     attester = choose_attester(tee, attester_cmd)
     with _settings(ctx).client() as client:
-        token = client.attest(attester, _keypair(tee_key_file, tee_key_type), init_data=read_init_data(init_data))
+        token = client.attest(
+            attester,
+            _keypair(tee_key_file, tee_key_type),
+            init_data=read_init_data(init_data),
+            additional=device_attesters(device_evidence_cmd),
+        )
     out = get_output(ctx)
     if output is not None:
         write_private_file(output, (token + "\n").encode(), force=force)
@@ -106,6 +120,7 @@ def get_resource(
     tee_key_type: TeeKeyTypeOpt = "ec-p256",
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
+    device_evidence_cmd: DeviceCmdOpt = None,
     attestation_token: Annotated[
         Path | None, typer.Option("--attestation-token", metavar="FILE", help="Use this token (passport mode).")
     ] = None,
@@ -138,7 +153,7 @@ def get_resource(
             pair = _keypair(tee_key_file, tee_key_type)
             resources = {p: client.get_resource(p, pair, token=token) for p in parsed}
         else:
-            from cococtl.evidence.detect import choose_attester
+            from cococtl.evidence.detect import choose_attester, device_attesters
             from cococtl.kbs.client import fetch_resources
 
             resources, _ = fetch_resources(
@@ -147,6 +162,7 @@ def get_resource(
                 parsed,
                 keypair=_keypair(tee_key_file, tee_key_type),
                 init_data=read_init_data(init_data),
+                additional=device_attesters(device_evidence_cmd),
             )
         requests_made = client.requests_made
     out = get_output(ctx)

@@ -218,6 +218,7 @@ def fetch_resources(
     *,
     keypair: TeeKeyPair | None = None,
     init_data: dict[str, str] | None = None,
+    additional: Sequence[Attester] = (),
 ) -> tuple[dict[str, bytes], str]:
     """One handshake, then every resource: returns ({path: bytes}, token).
 
@@ -226,7 +227,7 @@ def fetch_resources(
     (rcar_client.rs get_resource: UNAUTHORIZED → rcar_handshake, bounded attempts).
     """
     pair = keypair or TeeKeyPair.generate()
-    token = client.attest(attester, pair, init_data=init_data)
+    token = client.attest(attester, pair, init_data=init_data, additional=additional)
     resources: dict[str, bytes] = {}
     for path in paths:
         while True:
@@ -237,7 +238,7 @@ def fetch_resources(
                 if not _session_expired(error) or client.reattestations >= MAX_REATTESTATIONS:
                     raise
             client.reattestations += 1
-            token = client.attest(attester, pair, init_data=init_data)
+            token = client.attest(attester, pair, init_data=init_data, additional=additional)
     return resources, token
 
 

@@ -106,3 +106,26 @@ def test_json_reports_what_was_written_and_raw_contradictions_are_refused(
     assert got["resources"]["default/key/j"] == {"output": str(d / "j.bin"), "bytes": 6}
     result = cli("--json", "kbs", "--url", kbs.url, "get-resource", "--path", "default/key/j", "--raw", expect=3)
     assert "--raw" in result.stderr and result.stdout == ""
+
+
+def test_any_kbs_tee_through_a_command_and_device_evidence(cli: Any, bearer_kbs: tuple[RunningKbs, Path]) -> None:
+    # Device evidence (kbs_protocol rcar_client.rs get_composite_evidence): {tee: evidence} bound to the device
+    # report data; the double parses it as Trustee does (HashMap<Tee, Value>) and the sample TEE stays primary.
+    kbs, d = bearer_kbs
+    device = d / "device.sh"
+    device.write_text('#!/bin/sh\nprintf \'{"report_data":"%s"}\' "$1"\n')
+    device.chmod(0o755)
+    token = cli("kbs", "--url", kbs.url, "attest", "--tee", "sample",
+                "--device-evidence-cmd", f"sampledevice={device} {{report_data_hex}}").stdout.strip()  # fmt: skip
+    assert token.count(".") == 2
+    assert "one of" in cli("kbs", "--url", kbs.url, "attest", "--tee", "sample",
+                           "--device-evidence-cmd", "gpu=x", expect=3).stderr  # fmt: skip
+    result = cli("kbs", "--url", kbs.url, "attest", "--tee", "az-snp-vtpm", expect=3)
+    assert "--attester-cmd" in result.stderr
+    primary = d / "primary.sh"
+    primary.write_text('#!/bin/sh\nprintf \'{"report":"%s"}\' "$1"\n')
+    primary.chmod(0o755)
+    # The double verifies only sample evidence: another TEE through a command reaches the KBS and is refused there.
+    result = cli("kbs", "--url", kbs.url, "attest", "--tee", "az-snp-vtpm",
+                 "--attester-cmd", f"{primary} {{report_data_hex}}", expect=5)  # fmt: skip
+    assert "Attest failed" in result.stderr
