@@ -50,15 +50,18 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -q
 
+# Each benchmark pairs cococtl with its yardstick in alternation and prints a table, the per-pair ratios
+# (median [min-max]) and one JSON line; each takes a few minutes at most. Bigger runs: --size, --pairs.
+# bench_image needs .tools/bin/skopeo-go (scripts/install-skopeo-go.sh); bench_run needs curl and openssl.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_file_crypto.py
+	$(BIN)/python benchmarks/bench_image.py
+	$(BIN)/python benchmarks/bench_run.py
+	$(BIN)/python benchmarks/bench_kbs.py
 
 completions: $(STAMP)
-	$(BIN)/python -c 'from cococtl.cli.completion import completion_script as s; \
-	  open("completions/cococtl.bash","w").write(s("bash")); \
-	  open("completions/_cococtl","w").write(s("zsh")); \
-	  open("completions/cococtl.fish","w").write(s("fish"))'
+	$(BIN)/python -m cococtl.cli.completion
 
 # Regenerate the checked-in protobuf/gRPC modules in cococtl/protos/ from the .proto files there (see its
 # README.md). Needs grpcio-tools, installed here at the pinned version; `make test` does not depend on it.

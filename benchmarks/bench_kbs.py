@@ -1,8 +1,8 @@
-"""Fetch N resources from the local KBS double: one attested session (cococtl) vs a handshake per resource
-(the reference kbs-client's behaviour). Reports HTTP request counts and wall time.
+"""Fetch N resources from the local KBS double: one attested session (cococtl), paired in alternation with a
+handshake per resource (the reference kbs-client's behaviour). Reports HTTP request counts and wall time.
 
 Budget (DESIGN.md §5): N + 2 requests, not 3N.
-Usage: python benchmarks/bench_kbs.py [--resources 100]
+Usage: python benchmarks/bench_kbs.py [--resources 100] [--pairs 5]
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import report
+from pairing import Ratio, Run, alternate, load, report, side_rows, timed
 
 from cococtl.devkbs.server import DevKbs, DevKbsConfig
 from cococtl.evidence.sample import SampleAttester
@@ -26,9 +25,12 @@ from cococtl.policy.builtin import ALLOW_ALL
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resources", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=5)
     args = parser.parse_args()
     paths = [f"default/key/k{i}" for i in range(args.resources)]
-    with tempfile.TemporaryDirectory() as storage:
+    started = load()
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="cococtl-bench-") as storage:
         kbs = DevKbs(DevKbsConfig(storage=Path(storage)))
         kbs.start()
         try:
@@ -36,32 +38,45 @@ def main() -> None:
             admin.set_resource_policy(ALLOW_ALL)
             for path in paths:
                 admin.set_resource(path, path.encode())
-            start = time.perf_counter()
-            with KbsClient(kbs.url) as client:
-                resources, _ = fetch_resources(client, SampleAttester(), paths)
-                one_session = client.requests_made
-            one_session_s = time.perf_counter() - start
-            assert len(resources) == len(paths)
-            start = time.perf_counter()
-            per_resource = 0
-            for path in paths:
-                with KbsClient(kbs.url) as client:
-                    fetch_resources(client, SampleAttester(), [path])
-                    per_resource += client.requests_made
-            per_resource_s = time.perf_counter() - start
+
+            def one_session(i: int) -> Run:
+                def fetch() -> None:
+                    with KbsClient(kbs.url) as client:
+                        resources, _ = fetch_resources(client, SampleAttester(), paths)
+                        counts["cococtl: one session"] = client.requests_made
+                    assert len(resources) == len(paths)
+
+                return timed(fetch, sync=False)
+
+            def per_resource(i: int) -> Run:
+                def fetch() -> None:
+                    total = 0
+                    for path in paths:
+                        with KbsClient(kbs.url) as client:
+                            fetch_resources(client, SampleAttester(), [path])
+                            total += client.requests_made
+                    counts["handshake per resource"] = total
+
+                return timed(fetch, sync=False)
+
+            rounds = alternate(
+                {"cococtl: one session": one_session, "handshake per resource": per_resource}, args.pairs, warmup=True
+            )
         finally:
             kbs.stop()
+    rows = side_rows(rounds)
+    for row in rows:
+        row["requests"] = counts[str(row["what"])]
+        row.pop("peak_rss_MiB", None)
     report(
-        f"fetch {args.resources} resources from the KBS double",
-        [
-            {"mode": "cococtl: one session", "requests": one_session, "seconds": round(one_session_s, 3)},
-            {"mode": "handshake per resource", "requests": per_resource, "seconds": round(per_resource_s, 3)},
-        ],
+        f"fetch {args.resources} resources from the KBS double, {args.pairs} pairs",
+        rows,
+        [(Ratio.of(rounds, "handshake per resource", "cococtl: one session"), None, False)],
+        started_load=started,
+        extra={"requests_budget": args.resources + 2, "requests": counts},
     )
-    print(
-        f"budget N + 2 = {args.resources + 2} requests: {'met' if one_session == args.resources + 2 else 'NOT met'};"
-        f" {per_resource_s / one_session_s:.1f}x faster than a handshake per resource"
-    )
+    one = counts["cococtl: one session"]
+    print(f"budget N + 2 = {args.resources + 2} requests: {'met' if one == args.resources + 2 else 'NOT met'} ({one})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.choices import AsEvidenceTee, AsTee, HashAlgorithm
 from cococtl.cli.output import get_output
 
 app = typer.Typer(
@@ -22,13 +23,19 @@ app = typer.Typer(
 UrlOpt = Annotated[
     str,
     typer.Option(
-        "--url", envvar="COCOCTL_AS_URL", help="Attestation service: http(s):// root URL, or grpc(s)://HOST:PORT."
+        "--url",
+        envvar="COCOCTL_AS_URL",
+        rich_help_panel="Attestation service",
+        help="Attestation service: http(s):// root URL, or grpc(s)://HOST:PORT.",
     ),
 ]
 CertOpt = Annotated[
     Path | None, typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA.")
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Bound on each request.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", metavar="SECONDS", rich_help_panel="Attestation service", help="Bound on each request."),
+]
 
 
 def _client(url: str, cert_file: Path | None, timeout: float) -> Any:
@@ -62,22 +69,29 @@ def _json_file(path: Path, what: str) -> Any:
         raise InvalidInputError(f"{what} {path} is not JSON: {exc}") from None
 
 
-def _collect(tee: str, hash_algorithm: str) -> tuple[str, Any, dict[str, str]]:
-    """Evidence collected here, bound to a fresh nonce sent as structured runtime data."""
+def _collect(tee: str, hash_algorithm: str, client: Any) -> tuple[str, Any, dict[str, str]]:
+    """Evidence collected here, bound to a nonce sent as structured runtime data. The nonce is the AS's
+    supplemental challenge when it gives one (``POST /challenge``: SE does; the other verifiers answer "",
+    trustee deps/verifier/src/lib.rs generate_supplemental_challenge), else a fresh random one."""
     import base64
     import hashlib
 
+    from cococtl.errors import CococtlError, InvalidInputError
     from cococtl.evidence.detect import choose_attester
     from cococtl.kbs.client import canonical_json
 
     attester = choose_attester(tee, None)
-    runtime_data = {"nonce": base64.b64encode(os.urandom(32)).decode()}
-    name = "sm3" if hash_algorithm == "sm3" else hash_algorithm
-    if name == "sm3":
-        from cococtl.errors import InvalidInputError
-
-        raise InvalidInputError("--evidence auto binds with sha256, sha384 or sha512 (sm3 is not in hashlib)")
-    digest = hashlib.new(name, canonical_json(runtime_data)).digest()
+    try:
+        challenge = str(client.challenge(attester.tee, "")).strip()
+    except CococtlError:
+        challenge = ""  # an AS without /challenge (or a TEE it has no verifier for): our own nonce
+    runtime_data = {"nonce": challenge or base64.b64encode(os.urandom(32)).decode()}
+    try:
+        digest = hashlib.new(hash_algorithm, canonical_json(runtime_data)).digest()
+    except ValueError:
+        raise InvalidInputError(
+            f"--evidence auto cannot bind with {hash_algorithm}: this Python has no such hash"
+        ) from None
     return attester.tee, attester.evidence(digest), runtime_data
 
 
@@ -88,9 +102,9 @@ def attest(
         list[str],
         typer.Option("--evidence", metavar="[TEE=]FILE|auto", help="Evidence JSON (repeatable), or auto."),
     ],
-    tee: Annotated[str, typer.Option("--tee", help="TEE of evidence given without TEE=: sample, tdx, snp, …")] = (
-        "auto"
-    ),
+    tee: Annotated[
+        AsEvidenceTee, typer.Option("--tee", help="TEE of evidence given without TEE= (auto: collect it here).")
+    ] = AsEvidenceTee.auto,
     url: UrlOpt = "http://127.0.0.1:8080",
     policy_id: Annotated[list[str] | None, typer.Option("--policy-id", help="Policy to apply (repeatable).")] = None,
     runtime_data: Annotated[
@@ -106,14 +120,16 @@ def attest(
         str | None, typer.Option("--init-data-digest", metavar="HEX", help="Or the init-data digest.")
     ] = None,
     hash_algorithm: Annotated[
-        str, typer.Option("--hash-algorithm", help="Runtime-data hash: sha256, sha384, sha512 or sm3.")
-    ] = "sha384",
+        HashAlgorithm, typer.Option("--hash-algorithm", case_sensitive=False, help="Runtime-data hash.")
+    ] = HashAlgorithm.sha384,
     cert_file: CertOpt = None,
     timeout: TimeoutOpt = 30.0,
 ) -> None:
-    """Send evidence to POST /attestation (gRPC: AttestationEvaluate) and print the token. Several --evidence go
-    in one request; with --evidence auto, evidence is collected here, bound to a fresh nonce sent as structured
-    runtime data."""
+    """Send evidence to POST /attestation (gRPC: AttestationEvaluate) and print the token.
+
+    Several --evidence go in one request; with --evidence auto, evidence is collected here, bound to a fresh
+    nonce sent as structured runtime data.
+    """
     from cococtl.errors import InvalidInputError
     from cococtl.kbs.as_client import HASH_ALGORITHMS, VerificationRequest
 
@@ -138,6 +154,7 @@ def attest(
             digest = bytes.fromhex(init_data_digest)
         except ValueError:
             raise InvalidInputError("--init-data-digest must be hex") from None
+    client = _client(url, cert_file, timeout)
     requests = []
     for item in evidence:
         item_tee, _, path = item.rpartition("=") if "=" in item else (tee, "", item)
@@ -145,7 +162,7 @@ def attest(
         if path == "auto":
             if given_runtime is not None:
                 raise InvalidInputError("--evidence auto makes its own runtime data: drop --runtime-data")
-            item_tee, document, runtime = _collect(item_tee, hash_algorithm.lower())
+            item_tee, document, runtime = _collect(item_tee, hash_algorithm.lower(), client)
         else:
             if item_tee == "auto":
                 raise InvalidInputError(f"--evidence {item}: say which TEE it is from (--tee or TEE=FILE)")
@@ -160,7 +177,7 @@ def attest(
                 runtime_data_hash_algorithm=hash_algorithm.lower(),
             )
         )
-    token = _client(url, cert_file, timeout).attest(requests, policy_ids=policy_id or [])
+    token = client.attest(requests, policy_ids=policy_id or [])
     out = get_output(ctx)
     if out.json:
         out.result_json({"tees": [r.tee for r in requests], "token": token})
@@ -204,7 +221,7 @@ def policies(ctx: typer.Context, url: UrlOpt = "http://127.0.0.1:8080", cert_fil
 @app.command("challenge")
 def challenge(
     ctx: typer.Context,
-    tee: Annotated[str, typer.Option("--tee", help="TEE that needs a supplemental challenge (e.g. se).")],
+    tee: Annotated[AsTee, typer.Option("--tee", help="TEE that needs a supplemental challenge (e.g. se).")],
     tee_params: Annotated[str, typer.Option("--tee-params", help="TEE-specific parameters (a string).")] = "",
     url: UrlOpt = "http://127.0.0.1:8080",
     cert_file: CertOpt = None,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from cococtl.cli.choices import Engine, Tee
 from cococtl.cli.output import get_output
 
 KeyOpt = Annotated[Path | None, typer.Option("--key", "-k", metavar="KEYFILE", help="Raw 32-byte KEK file.")]
@@ -38,13 +39,20 @@ KeysFileOpt = Annotated[
 ]
 
 
-def _resolver(key: Path | None, keys_file: Path | None, kbs_url: str | None, tee: str, cert_file: Path | None) -> Any:
+def _resolver(
+    key: Path | None,
+    keys_file: Path | None,
+    kbs_url: str | None,
+    tee: str,
+    cert_file: Path | None,
+    timeout: float = 30.0,
+) -> Any:
     from cococtl.crypto.keys import key_from_offline_fs, load_key_file, load_offline_fs_json
     from cococtl.errors import InvalidInputError
 
     given = [x for x in (key, keys_file, kbs_url) if x is not None]
     if len(given) != 1:
-        raise InvalidInputError("give exactly one of --key, --keys-file or --kbs URL")
+        raise InvalidInputError("give exactly one of --key, --keys-file or --kbs-url URL")
     if key is not None:
         kek = load_key_file(key)
         return lambda kid: kek
@@ -55,7 +63,7 @@ def _resolver(key: Path | None, keys_file: Path | None, kbs_url: str | None, tee
     from cococtl.evidence.detect import choose_attester
     from cococtl.kbs.uri import parse_resource_uri
 
-    source = KbsKeySource(choose_attester(tee, None), cert_file=str(cert_file) if cert_file else None)
+    source = KbsKeySource(choose_attester(tee, None), cert_file=str(cert_file) if cert_file else None, timeout=timeout)
     cache: dict[str, bytes] = {}
 
     def from_kbs(kid: str) -> bytes:
@@ -141,9 +149,9 @@ def encrypt_image(
     cert_file: Annotated[
         Path | None, typer.Option("--cert-file", envvar="COCOCTL_CERT_FILE", metavar="PEM", help="Extra CA for HTTPS.")
     ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="native (default) or skopeo (skopeo's own ocicrypt).")] = (
-        "native"
-    ),
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="Who encrypts: native, or skopeo (skopeo's own ocicrypt).")
+    ] = Engine.native,
     keyprovider: Annotated[
         str | None,
         typer.Option("--keyprovider", metavar="grpc://HOST:PORT", help="skopeo engine: use this gRPC key provider."),
@@ -165,7 +173,11 @@ def encrypt_image(
         raise InvalidInputError("give exactly one of --key, --new-key or --sample")
     if sample:
         out.warning("--sample uses coco_keyprovider's PUBLIC sample key: for tests only, never for real images")
-        kek, kid = ann.SAMPLE_KEK, keyid or ann.SAMPLE_KID
+        if keyid not in (None, ann.SAMPLE_KID):
+            raise InvalidInputError(
+                f"--sample always uses the kid {ann.SAMPLE_KID} (coco_keyprovider ignores keyid): drop --keyid"
+            )
+        kek, kid = ann.SAMPLE_KEK, ann.SAMPLE_KID
     else:
         if keyid is None:
             raise InvalidInputError("--keyid kbs:///REPO/TYPE/TAG is required (the guest needs it to find the key)")
@@ -181,7 +193,9 @@ def encrypt_image(
         from cococtl.oci.transport import readable, writable
 
         with readable(source, registry) as src, writable(destination, registry) as dst:
-            report = encrypt(src, dst, kek, kid, layers=layer, platform=platform, force=force)
+            report = encrypt(
+                src, dst, kek, kid, layers=layer, platform=platform, force=force, fixed_iv=bytes(12) if sample else None
+            )
         report.source, report.destination = source, destination
     elif engine == "skopeo":
         from cococtl.oci.engine import skopeo_encrypt
@@ -212,9 +226,10 @@ def decrypt_image(
     key: KeyOpt = None,
     keys_file: KeysFileOpt = None,
     kbs: Annotated[
-        str | None, typer.Option("--kbs", metavar="URL", help="Fetch the keys from this KBS after attestation.")
+        str | None,
+        typer.Option("--kbs-url", "--kbs", metavar="URL", help="Fetch the keys from this KBS after attestation."),
     ] = None,
-    tee: Annotated[str, typer.Option("--tee", help="Evidence for --kbs: auto or sample.")] = "auto",
+    tee: Annotated[Tee, typer.Option("--tee", help="Evidence for --kbs-url.")] = Tee.auto,
     cert_file: Annotated[
         Path | None, typer.Option("--cert-file", envvar="COCOCTL_CERT_FILE", metavar="PEM", help="Extra CA for HTTPS.")
     ] = None,
@@ -223,13 +238,17 @@ def decrypt_image(
     authfile: AuthfileOpt = None,
     platform: PlatformOpt = None,
     force: ForceOpt = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="SECONDS", min=0.1, help="--kbs-url: bound on each whole KBS exchange."),
+    ] = 30.0,
 ) -> None:
     """Decrypt an OCI image natively; each layer's HMAC and diff_id are verified before anything is published."""
     from cococtl.oci.image import decrypt_image as decrypt
     from cococtl.oci.transport import readable, writable
 
     registry = _registry(tls_verify, cert_dir, authfile)
-    resolver = _resolver(key, keys_file, kbs, tee, cert_file)
+    resolver = _resolver(key, keys_file, kbs, tee, cert_file, timeout)
     with readable(source, registry) as src, writable(destination, registry) as dst:
         report = decrypt(src, dst, resolver, platform=platform, force=force)
     report.source, report.destination = source, destination

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cococtl.cli.choices import DigestAlgorithm, PolicyKind, SnippetTee
 from cococtl.cli.output import get_output
 
 app = typer.Typer(
@@ -89,7 +90,9 @@ def new(
         list[str] | None,
         typer.Option("--data", metavar="KEY=FILE", help="Any other [data] entry from a file (repeatable)."),
     ] = None,
-    algorithm: Annotated[str, typer.Option("--algorithm", help="sha256, sha384 or sha512.")] = "sha384",
+    algorithm: Annotated[
+        DigestAlgorithm, typer.Option("--algorithm", help="Digest algorithm of the document.")
+    ] = DigestAlgorithm.sha384,
     force: ForceOpt = False,
 ) -> None:
     """Write an init-data TOML skeleton: version, algorithm and [data] with aa.toml, cdh.toml, policy.rego."""
@@ -141,8 +144,10 @@ def new(
 
 @app.command("validate")
 def validate(ctx: typer.Context, source: InputArg) -> None:
-    """Check the TOML and every embedded file (aa.toml, cdh.toml, policy.rego) against what the guest reads;
-    list every problem with its path (exit 3 on any error)."""
+    """Check the TOML and every embedded file against what the guest reads (exit 3 on any error).
+
+    aa.toml, cdh.toml and policy.rego are checked too; every problem is listed with its path.
+    """
     import sys
 
     from cococtl.initdata.validate import validate as run
@@ -234,11 +239,11 @@ def policy_snippet(
     ctx: typer.Context,
     source: InputArg,
     tee: Annotated[
-        list[str] | None, typer.Option("--tee", help="sample, tdx or snp (repeatable; default all three).")
+        list[SnippetTee] | None, typer.Option("--tee", help="TEE whose claim to match (repeatable; default all).")
     ] = None,
-    kind: Annotated[str, typer.Option("--kind", help="resource (a KBS resource policy) or attestation.")] = (
-        "resource"
-    ),
+    kind: Annotated[
+        PolicyKind, typer.Option("--kind", help="resource (a KBS resource policy) or attestation (a rule).")
+    ] = PolicyKind.resource,
     affirming: Annotated[bool, typer.Option("--affirming", help="Also require ear.status affirming.")] = False,
 ) -> None:
     """The Rego that requires this init-data's digest, and the reference value to register."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.choices import AdminMode, KbsTee, TeeKeyType
 from cococtl.cli.kbs_options import DEFAULT_URL, KbsGroup, KbsSettings, kbs_settings
 from cococtl.cli.output import get_output
 
@@ -15,7 +16,7 @@ __all__ = ["DEFAULT_URL", "app", "config_app"]
 app = typer.Typer(
     cls=KbsGroup,
     no_args_is_help=True,
-    help="Talk to a Trustee Key Broker Service (protocol 0.4.0). --url, --cert-file, --timeout and the admin "
+    help="Talk to a Trustee Key Broker Service (protocol 0.4.0).\n\n--url, --cert-file, --timeout and the admin "
     "options may stand before or after the subcommand.",
 )
 config_app = typer.Typer(
@@ -24,13 +25,13 @@ config_app = typer.Typer(
     help="kbs-client's `config` commands (the same as the kbs commands of the same name).",
 )
 
-TeeOpt = Annotated[str, typer.Option("--tee", help="auto, sample, tdx or snp.")]
+TeeOpt = Annotated[
+    KbsTee, typer.Option("--tee", help="Evidence: auto, sample, tdx or snp; any TEE the KBS knows with --attester-cmd.")
+]
 TeeKeyOpt = Annotated[
     Path | None, typer.Option("--tee-key-file", metavar="PEM", help="TEE key pair (RSA PKCS#1 or EC PKCS#8 PEM).")
 ]
-TeeKeyTypeOpt = Annotated[
-    str, typer.Option("--tee-key-type", help="New TEE key: ec-p256 (default), ec-p521, rsa, rsa1_5.")
-]
+TeeKeyTypeOpt = Annotated[TeeKeyType, typer.Option("--tee-key-type", help="The TEE key pair to generate.")]
 InitDataOpt = Annotated[Path | None, typer.Option("--init-data", metavar="FILE", help="Init-data TOML.")]
 AttesterCmdOpt = Annotated[
     str | None,
@@ -71,9 +72,9 @@ def _keypair(tee_key_file: Path | None, kind: str) -> Any:
 @app.command("attest")
 def attest(
     ctx: typer.Context,
-    tee: TeeOpt = "auto",
+    tee: TeeOpt = KbsTee.auto,
     tee_key_file: TeeKeyOpt = None,
-    tee_key_type: TeeKeyTypeOpt = "ec-p256",
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
     device_evidence_cmd: DeviceCmdOpt = None,
@@ -115,9 +116,9 @@ def attest(
 def get_resource(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Option("--path", metavar="REPO/TYPE/TAG", help="Resource (repeatable).")],
-    tee: TeeOpt = "auto",
+    tee: TeeOpt = KbsTee.auto,
     tee_key_file: TeeKeyOpt = None,
-    tee_key_type: TeeKeyTypeOpt = "ec-p256",
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
     device_evidence_cmd: DeviceCmdOpt = None,
@@ -398,7 +399,9 @@ def dev_server(
     host: Annotated[str, typer.Option("--host", help="Listen address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Listen port.")] = 8080,
     storage: Annotated[Path | None, typer.Option("--storage", metavar="DIR", help="Resource storage.")] = None,
-    admin_mode: Annotated[str, typer.Option("--admin-mode", help="insecure, deny, bearer or legacy.")] = "insecure",
+    admin_mode: Annotated[AdminMode, typer.Option("--admin-mode", help="How admin requests are checked.")] = (
+        AdminMode.insecure
+    ),
     admin_public_key: Annotated[
         Path | None, typer.Option("--admin-public-key", metavar="PEM", help="Verifies admin tokens.")
     ] = None,

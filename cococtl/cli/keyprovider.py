@@ -18,11 +18,15 @@ KeysFileOpt = Annotated[
     typer.Option("--keys-file", metavar="FILE", envvar="KP_KEYS_FILE", help="offline_fs key JSON for unwrap."),
 ]
 KbsOpt = Annotated[
-    str | None, typer.Option("--kbs", metavar="URL", help="Get unwrap keys from this KBS after (sample) attestation.")
+    str | None,
+    typer.Option("--kbs-url", "--kbs", metavar="URL", help="Get unwrap keys from this KBS after (sample) attestation."),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="--kbs-url: bound on each whole KBS exchange.")
 ]
 
 
-def _lookup(keys_file: Path | None, kbs: str | None) -> Any:
+def _lookup(keys_file: Path | None, kbs: str | None, timeout: float = 30.0) -> Any:
     if keys_file is not None:
         from cococtl.crypto.keys import key_from_offline_fs, load_offline_fs_json
 
@@ -33,13 +37,15 @@ def _lookup(keys_file: Path | None, kbs: str | None) -> Any:
         from cococtl.evidence.detect import choose_attester
         from cococtl.kbs.uri import parse_resource_uri
 
-        source = KbsKeySource(choose_attester("auto", None, warn=False))
+        source = KbsKeySource(choose_attester("auto", None, warn=False), timeout=timeout)
         return lambda kid: source.fetch(kbs, [parse_resource_uri(kid).key]).keys[parse_resource_uri(kid).key]
     return None
 
 
 @app.callback()
-def keyprovider(ctx: typer.Context, keys_file: KeysFileOpt = None, kbs: KbsOpt = None) -> None:
+def keyprovider(
+    ctx: typer.Context, keys_file: KeysFileOpt = None, kbs: KbsOpt = None, timeout: TimeoutOpt = 30.0
+) -> None:
     """Without a subcommand: answer one request on stdin with JSON on stdout (the ocicrypt cmd protocol)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -47,7 +53,7 @@ def keyprovider(ctx: typer.Context, keys_file: KeysFileOpt = None, kbs: KbsOpt =
     from cococtl.oci.keyprovider import handle
 
     try:
-        response = handle(sys.stdin.buffer.read(), _lookup(keys_file, kbs))
+        response = handle(sys.stdin.buffer.read(), _lookup(keys_file, kbs, timeout))
     except CococtlError as error:
         # Only JSON may reach stdout; skopeo shows our stderr in its error message.
         print(f"cococtl keyprovider: {error.message}", file=sys.stderr)
@@ -63,6 +69,7 @@ def serve(
     ),
     keys_file: KeysFileOpt = None,
     kbs: KbsOpt = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Serve keyprovider.KeyProviderService/WrapKey|UnWrapKey over gRPC (a drop-in for coco_keyprovider)."""
     from cococtl.oci.grpc_service import serve as run
@@ -74,6 +81,6 @@ def serve(
         )
 
     try:
-        run(listen, _lookup(keys_file, kbs), ready=ready)
+        run(listen, _lookup(keys_file, kbs, timeout), ready=ready)
     except KeyboardInterrupt:
         pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,21 +15,74 @@ app = typer.Typer(no_args_is_help=True, help="Create raw keys and offline_fs key
 ForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Replace the output if it exists.")]
 
 
+class KeyType(StrEnum):
+    """What ``keys new`` writes: a raw AES-256 key, or a Cocos user key pair (``cococtl.crypto.userkeys``)."""
+
+    raw = "raw"
+    rsa = "rsa"
+    ecdsa = "ecdsa"
+    ed25519 = "ed25519"
+
+
 @app.command("new")
 def new(
     ctx: typer.Context,
-    keyfile: Annotated[Path, typer.Argument(metavar="KEYFILE", help="Where to write the key.")],
+    keyfile: Annotated[Path, typer.Argument(metavar="KEYFILE", help="Where to write the (private) key.")],
+    key_type: Annotated[
+        KeyType,
+        typer.Option(
+            "--type",
+            "-t",
+            help="raw: 32 random bytes (AES-256). rsa (4096 bits), ecdsa (P-256), ed25519: a PEM key pair for Cocos"
+            " result consumers and providers, like cocos-cli keys.",
+        ),
+    ] = KeyType.raw,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            "-p",
+            metavar="FILE",
+            help="Where to write the public key PEM (--type rsa|ecdsa|ed25519). Default: public.pem beside a"
+            " KEYFILE named private.pem, else KEYFILE.pub.",
+        ),
+    ] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write 32 random bytes to KEYFILE (mode 0600): an AES-256 key for files and image layers."""
-    from cococtl.crypto.keys import create_key_file
+    """Write a new key to KEYFILE (mode 0600): 32 random bytes by default, or with --type a PEM key pair.
 
-    create_key_file(keyfile, force=force)
+    A pair's public key (PEM "PUBLIC KEY") goes beside it; its DER, base64-encoded, is the manifest's
+    user_key (printed with --json). Existing files are never replaced without --force.
+    """
     out = get_output(ctx)
+    if key_type is KeyType.raw:
+        if public_key is not None:
+            raise typer.BadParameter("only key pairs have a public key: add --type rsa|ecdsa|ed25519")
+        from cococtl.crypto.keys import create_key_file
+
+        create_key_file(keyfile, force=force)
+        if out.json:
+            out.result_json({"key_file": str(keyfile), "bytes": 32})
+        else:
+            out.status(f"created key {keyfile} (32 bytes, mode 0600)")
+        return
+    from cococtl.crypto.userkeys import write_user_key_pair
+
+    pair, public_path = write_user_key_pair(str(key_type), keyfile, public_key, force=force)
     if out.json:
-        out.result_json({"key_file": str(keyfile), "bytes": 32})
+        out.result_json(
+            {
+                "key_file": str(keyfile),
+                "public_key_file": str(public_path),
+                "type": pair.key_type,
+                "user_key": pair.user_key,
+            }
+        )
     else:
-        out.status(f"created key {keyfile} (32 bytes, mode 0600)")
+        out.status(
+            f"created {pair.key_type} key pair: {keyfile} (private, mode 0600) and {public_path} (public);"
+            " the manifest's user_key is the public key's DER in base64 (--json prints it)"
+        )
 
 
 @app.command("generate")

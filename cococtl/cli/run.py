@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.choices import AlgoType, Tee, WasmRuntime
 from cococtl.cli.output import get_output
 
 
@@ -44,7 +45,7 @@ def run(
             "--kbs-url", metavar="URL", envvar="COCOCTL_KBS_URL", help="KBS for resources whose manifest names none."
         ),
     ] = None,
-    tee: Annotated[str, typer.Option("--tee", help="Evidence: auto, sample, tdx or snp.")] = "auto",
+    tee: Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects TDX/SNP).")] = Tee.auto,
     attester_cmd: Annotated[
         str | None,
         typer.Option(
@@ -52,7 +53,8 @@ def run(
         ),
     ] = None,
     algo_type: Annotated[
-        str | None, typer.Option("--algo-type", help="python, bin, wasm or docker, if the manifest has none.")
+        AlgoType | None,
+        typer.Option("--algo-type", rich_help_panel="Algorithm", help="Algorithm type, if the manifest has none."),
     ] = None,
     cert_file: Annotated[
         Path | None,
@@ -64,7 +66,10 @@ def run(
         ),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", metavar="SECONDS", help="Stop the algorithm after this long.")
+        float | None,
+        typer.Option(
+            "--timeout", metavar="SECONDS", rich_help_panel="Algorithm", help="Stop the algorithm after this long."
+        ),
     ] = None,
     network_timeout: Annotated[
         float, typer.Option("--network-timeout", metavar="SECONDS", help="Per-request network timeout.")
@@ -90,8 +95,11 @@ def run(
         typer.Option("--dataset", metavar="NAME=FILE", help="Upload mode: a dataset by its filename (repeatable)."),
     ] = None,
     wasm_runtime: Annotated[
-        str, typer.Option("--wasm-runtime", help="wasm algorithms: wasmtime (built in) or wasmedge (as Cocos).")
-    ] = "wasmtime",
+        WasmRuntime,
+        typer.Option(
+            "--wasm-runtime", rich_help_panel="Algorithm", help="wasm algorithms: wasmtime (built in) or wasmedge."
+        ),
+    ] = WasmRuntime.wasmtime,
     wasm_datasets: Annotated[
         bool,
         typer.Option(

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.choices import ProvenanceType
 from cococtl.cli.output import get_output
 
 app = typer.Typer(no_args_is_help=True, help="Register and query reference values in a Trustee RVPS (gRPC).")
@@ -22,13 +23,16 @@ UrlOpt = Annotated[
         "--url",
         metavar="URL",
         envvar="COCOCTL_RVPS_URL",
+        rich_help_panel="RVPS",
         help="RVPS (or gRPC AS) address: grpc://HOST:PORT or grpcs://HOST:PORT.",
     ),
 ]
 CertOpt = Annotated[
     Path | None, typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA.")
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Bound on each request.")]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", rich_help_panel="RVPS", help="Bound on each request.")
+]
 DEFAULT_URL = "grpc://127.0.0.1:50003"
 
 
@@ -62,7 +66,9 @@ def message(
             help='Provenance: for sample, JSON {"<name>": [values…]}; for swid the XML, for corim the CBOR. - = stdin.',
         ),
     ],
-    provenance_type: Annotated[str, typer.Option("--type", help="Provenance type: sample, swid or corim.")] = "sample",
+    provenance_type: Annotated[
+        ProvenanceType, typer.Option("--type", help="Provenance type: sample (JSON), swid (XML) or corim (CBOR).")
+    ] = ProvenanceType.sample,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the message here (default stdout).")
     ] = None,

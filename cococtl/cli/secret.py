@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cococtl.cli.choices import Tee, TeeKeyType
 from cococtl.cli.output import get_output
 
 app = typer.Typer(
@@ -18,10 +19,8 @@ CertOpt = Annotated[
     typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA for an HTTPS KBS."),
 ]
 KbsTimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Per-request timeout.")]
-TeeOpt = Annotated[str, typer.Option("--tee", help="auto, sample, tdx or snp.")]
-TeeKeyTypeOpt = Annotated[
-    str, typer.Option("--tee-key-type", help="New TEE key: ec-p256 (default), ec-p521, rsa, rsa1_5.")
-]
+TeeOpt = Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects TDX/SNP).")]
+TeeKeyTypeOpt = Annotated[TeeKeyType, typer.Option("--tee-key-type", help="The TEE key pair to generate.")]
 InitDataOpt = Annotated[
     Path | None, typer.Option("--init-data", metavar="FILE", help="Init-data TOML, sent byte-exact.")
 ]
@@ -386,13 +385,16 @@ def inspect(
     kbs_url: KbsUrlOpt = None,
     cert_file: CertOpt = None,
     timeout: KbsTimeoutOpt = 30.0,
-    tee: TeeOpt = "auto",
-    tee_key_type: TeeKeyTypeOpt = "ec-p256",
+    tee: TeeOpt = Tee.auto,
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     attester_cmd: AttesterCmdOpt = None,
     init_data: InitDataOpt = None,
 ) -> None:
-    """Decode a sealed secret and show its fields; verify the signature with --public-key, or with the key the
-    kid names, fetched from --kbs-url after attestation (exit 7 if it does not verify)."""
+    """Decode a sealed secret, show its fields and verify its signature (exit 7 if it does not verify).
+
+    The signature is checked with --public-key, or with the key the kid names, fetched from --kbs-url after
+    attestation.
+    """
     from cococtl.secret.jws import parse_sealed
     from cococtl.secret.kbs import check_signature
 
@@ -449,14 +451,17 @@ def unseal(
     ] = False,
     cert_file: CertOpt = None,
     timeout: KbsTimeoutOpt = 30.0,
-    tee: TeeOpt = "auto",
-    tee_key_type: TeeKeyTypeOpt = "ec-p256",
+    tee: TeeOpt = Tee.auto,
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     attester_cmd: AttesterCmdOpt = None,
     init_data: InitDataOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """What CDH does in the guest: verify the signature (key from the kid, through the KBS), then fetch a vault
-    secret's resource or unwrap a kbs envelope, after ONE attestation."""
+    """Unseal a sealed secret as CDH does in the guest, after ONE attestation.
+
+    Verify the signature (key from the kid, through the KBS), then fetch a vault secret's resource or unwrap a kbs
+    envelope.
+    """
     import sys
 
     from cococtl.fsutil import check_writable_destination, write_private_file

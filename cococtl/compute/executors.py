@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,25 +146,70 @@ def _docker_available() -> bool:
     return probe.returncode == 0 and bool(probe.stdout.strip())
 
 
+def docker_archive_from_layout(layout: Path, destination: Path) -> None:
+    """Turn a (decrypted) OCI layout into the docker-archive tarball a docker algorithm is, exactly as the Cocos
+    agent does: ``skopeo copy oci:DIR docker-archive:FILE`` (pkg/oci/skopeo.go:114-128, called at
+    agent/service.go:955-965). The archive's bytes are what the manifest's hash covers (agent/service.go:990-997),
+    so they must come from skopeo itself (layers decompressed, entries at time 0, no RepoTags without a
+    reference: containers/image docker/internal/tarfile). ``COCOCTL_SKOPEO`` picks the binary."""
+    from cococtl.oci.skopeo import Skopeo
+
+    # Cocos also passes --src-tls-verify=false --dest-tls-verify=false, which mean nothing for oci: and
+    # docker-archive:; --insecure-policy is the same (pkg/oci/skopeo.go:116).
+    Skopeo().copy(f"oci:{layout}", f"docker-archive:{destination}")
+
+
+def _container_name(computation_id: str) -> str:
+    """Cocos names the container agent_container-<id> (agent/algorithm/docker/docker.go:122); Docker allows
+    only [a-zA-Z0-9][a-zA-Z0-9_.-]*, and the pid keeps concurrent runs apart."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_.-]", "_", computation_id)[:64]
+    return f"cococtl-{cleaned}-{os.getpid()}"
+
+
+def _loaded_image(output: str) -> str | None:
+    """The image ``docker load`` reports: "Loaded image: NAME:TAG" or "Loaded image ID: sha256:…" (an archive
+    skopeo wrote without a reference has no tag)."""
+    images = []
+    for line in output.splitlines():
+        label, sep, value = line.partition(": ")
+        if sep and label in ("Loaded image", "Loaded image ID"):
+            images.append(value.strip())
+    return images[-1] if images else None
+
+
 def _run_docker(request: ExecutionRequest, sink: OutputSink) -> Completed:
+    """Cocos' docker runner (agent/algorithm/docker/docker.go:51-175) through the docker CLI: load the image
+    archive (:67), run it with datasets/ and results/ bound at /cocos/datasets and /cocos/results (:104-122),
+    wait (:155-162), stream its output (:131-153), remove the container and the image (:164-171).
+
+    As in Cocos the container runs its image's own command: the runner passes no arguments to docker algorithms
+    (agent/runner/service/service.go:71-72), so ``algo_args`` are not given to it. Deliberate differences: the
+    image run is the one ``docker load`` reports (Cocos takes the last tagged image ``ImageList`` returns,
+    docker.go:74-91, which misses the untagged image skopeo's archive holds), the container has no network and
+    datasets are read-only, and a non-zero exit fails the run (Cocos ignores the exit status, docker.go:155-162).
+    """
     if not _docker_available():
         raise ExternalToolError(
             "algorithm type 'docker' needs a Docker engine, and none is reachable",
             hint="start dockerd (or set DOCKER_HOST), or use a python, bin or wasm algorithm",
         )
     work = request.work
-    loaded = subprocess.run(
-        ["docker", "load", "-i", str(work.algorithm)],
-        capture_output=True,
-        text=True,
-        timeout=_SETUP_TIMEOUT,
-        check=False,
-    )
-    images = [line.split(":", 1)[1].strip() for line in loaded.stdout.splitlines() if line.startswith("Loaded image")]
-    if loaded.returncode != 0 or not images:
+    try:
+        loaded = subprocess.run(
+            ["docker", "load", "-i", str(work.algorithm)],
+            capture_output=True,
+            text=True,
+            timeout=_SETUP_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ExternalToolError(f"docker load did not finish within {_SETUP_TIMEOUT:g} s") from None
+    image = _loaded_image(loaded.stdout)
+    if loaded.returncode != 0 or image is None:
         raise AlgorithmFailedError(f"docker load failed: {loaded.stderr.strip() or loaded.stdout.strip()}")
-    image = images[-1]
-    name = f"cococtl-{request.computation_id}-{os.getpid()}"
+    if request.args:
+        sink("stderr", b"cococtl: algo_args are not passed to docker algorithms (as in Cocos)\n")
+    name = _container_name(request.computation_id)
     try:
         return run_streaming(
             [
@@ -179,7 +225,6 @@ def _run_docker(request: ExecutionRequest, sink: OutputSink) -> Completed:
                 "-v",
                 f"{work.results}:/cocos/results",
                 image,
-                *request.args,
             ],
             cwd=work.root,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **_docker_env()},

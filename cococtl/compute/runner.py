@@ -400,6 +400,21 @@ def _stage_algorithm(
     assert report.downloaded is not None
     if _is_oci(spec):
         layers = _oci_layers(spec, report, peers, work, key_for, "algorithm")
+        if spec.algo_type == "docker":
+            # agent/service.go:955-965: a docker algorithm is the decrypted image as a docker-archive (skopeo);
+            # the hash covers the archive (:990-997, checked at :471-478) and the archive becomes `algo` (:505-521).
+            from cococtl.compute.executors import docker_archive_from_layout
+
+            layout = work.downloads / "algorithm-layers" / "layout"  # where decrypt_layers writes the image
+            if not (layout / "index.json").is_file():
+                raise InvalidInputError("OCI docker algorithms need the decrypted image layout (not in this build)")
+            archive = work.downloads / "algorithm-image.tar"
+            docker_archive_from_layout(layout, archive)
+            digest = _sha3_of(archive)
+            _verify_hash(spec, digest, "algorithm (docker-archive of the image)")
+            os.replace(archive, work.algorithm)
+            report.sha3_256 = digest
+            return
         tree = work.downloads / "algorithm-tree"
         extracted = extract_algorithm(layers, tree, spec.algo_type)
         digest = _sha3_of(extracted.algorithm)

@@ -1,17 +1,20 @@
 """Admin access like Trustee: InsecureAllowAll, DenyAll, bearer JWT with role + regex ACL (≥ v0.21),
-and the legacy Ed25519 persona key (v0.16–v0.20: any valid EdDSA token)."""
+and the legacy Ed25519 persona key (v0.16–v0.20: any valid EdDSA token).
+
+Tokens are verified with joserfc directly (cococtl.devkbs.ear.verify_jwt), not the client's JWT code."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from cococtl.errors import CococtlError, InvalidInputError
-from cococtl.kbs import jwt
+from cococtl.devkbs.ear import TokenRejected, verify_jwt
+from cococtl.errors import InvalidInputError
 
 ADMIN_MODES = ("insecure", "deny", "bearer", "legacy")
 
@@ -23,7 +26,7 @@ class AdminDenied(Exception):
 @dataclass
 class AdminPolicy:
     mode: str = "insecure"
-    public_key: jwt.VerifyingKey | None = None
+    public_key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | None = None
     issuer: str | None = None
     audience: str | None = None
     acls: list[tuple[str, str]] = field(default_factory=lambda: [("admin", "^/kbs/.+$")])
@@ -54,8 +57,8 @@ class AdminPolicy:
             raise AdminDenied("Failed to parse HTTP Auth Bearer header")
         assert self.public_key is not None
         try:
-            claims = jwt.verify(authorization[len("Bearer ") :], self.public_key, require_exp=True)
-        except CococtlError:
+            claims = _verify(authorization[len("Bearer ") :], self.public_key)
+        except TokenRejected:
             raise AdminDenied("Admin access denied: Cannot verify token with any of the issuers") from None
         if self.mode == "legacy":
             return
@@ -73,3 +76,16 @@ class AdminPolicy:
             if acl_role == role and re.match(pattern, uri):
                 return
         raise AdminDenied(f"Admin access denied: Role {role} not allowed for path {uri}")
+
+
+def _verify(token: str, key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) -> dict[str, Any]:
+    """EdDSA for an Ed25519 key (Trustee's setup.sh mints alg "EdDSA"), ES256 for a P-256 key; 60 s leeway."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey, OKPKey
+
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            return verify_jwt(token, OKPKey.import_key(key), "EdDSA", leeway=60)
+        return verify_jwt(token, ECKey.import_key(key), "ES256", leeway=60)
+    except (JoseError, ValueError) as error:  # a key joserfc cannot use, e.g. an EC key off P-256
+        raise TokenRejected(str(error)) from None

@@ -1,14 +1,28 @@
-"""EAR attestation results for the ``sample`` TEE, shaped like Trustee's attestation service output.
+"""EAR attestation results for the ``sample`` TEE, shaped like Trustee's attestation service output, and the
+JWTs they travel in.
 
 The default CPU appraisal policy's sample rules are applied natively (they need Trustee's
 ``query_reference_value`` builtin): reference values ``launch_digest``, ``svn``, ``major_version``
 and ``minimum_minor_version`` turn the result from contraindicated to affirming.
+
+Tokens are signed and verified with joserfc directly, not with the client's ``cococtl.kbs.jwt``: the double
+stays an independent reading of the protocol.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cococtl.devkbs.jwe import deprecated_but_trustee
+
+if TYPE_CHECKING:
+    from joserfc.jwk import ECKey, OKPKey
+    from joserfc.jws import JWSRegistry
 
 SAMPLE_CLAIMS = {"svn": "1", "launch_digest": "abcde", "platform_version": {"major": 1, "minor": 4}, "debug": False}
 TRUST_KEYS = (
@@ -105,3 +119,66 @@ def sample_ear_claims(
             }
         },
     }
+
+
+class TokenRejected(ValueError):
+    """A token's signature, algorithm or time claims do not verify."""
+
+
+def _jws_registry(alg: str) -> JWSRegistry:
+    from joserfc.jws import JWSRegistry
+
+    registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
+    registry.max_payload_length = 1 << 62  # EAR claims carry the runtime and init data: no 128 kB limit
+    return registry
+
+
+def sign_ear_token(claims: dict[str, Any], key: ec.EllipticCurvePrivateKey, jwk: dict[str, str]) -> str:
+    """ES256, with the verification key in the ``jwk`` header member (Trustee's EAR broker with a generated key)."""
+    from joserfc import jws
+    from joserfc.jwk import ECKey
+
+    header = {"alg": "ES256", "typ": "JWT", "jwk": jwk}
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    return jws.serialize_compact(header, payload, ECKey.import_key(key), registry=_jws_registry("ES256"))
+
+
+def verify_jwt(token: str, key: ECKey | OKPKey, alg: str, *, leeway: int) -> dict[str, Any]:
+    """Exactly ``alg``, the signature, then the time claims with ``leeway`` seconds: ``exp`` required (as
+    jsonwebtoken's default ``Validation`` in Trustee), ``nbf`` when present. Returns the claims; raises
+    TokenRejected. Other claims (issuer, audience, role) are the caller's."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+    from joserfc.jwt import JWTClaimsRegistry
+
+    registry = _jws_registry(alg)
+    try:
+        with deprecated_but_trustee("EdDSA is deprecated") if alg == "EdDSA" else contextlib.nullcontext():
+            signed = jws.extract_compact(token.strip().encode(), registry=registry)
+            if signed.headers().get("alg") != alg or not jws.validate_compact(signed, key, registry=registry):
+                raise TokenRejected("bad signature")
+        claims = json.loads(signed.payload or b"")
+        if not isinstance(claims, dict):
+            raise TokenRejected("the payload is not a JSON object")
+        times = {name: claims[name] for name in ("exp", "nbf") if claims.get(name) is not None}
+        JWTClaimsRegistry(leeway=leeway, exp={"essential": True}).validate(times)
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError) as error:
+        raise TokenRejected(str(error)) from None
+    return claims
+
+
+def verify_ear_token(token: str, *, leeway: int) -> dict[str, Any]:
+    """Verify with the P-256 key in the token's own ``jwk`` header member (the double trusts its own tokens)."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey
+
+    try:
+        jwk = jws.extract_compact(token.strip().encode(), registry=_jws_registry("ES256")).headers().get("jwk")
+        x, y = (jwk.get("x"), jwk.get("y")) if isinstance(jwk, dict) else (None, None)
+        if not isinstance(x, str) or not isinstance(y, str):
+            raise TokenRejected("no usable jwk header member")
+        key = ECKey.import_key({"kty": "EC", "crv": "P-256", "x": x, "y": y})
+    except (JoseError, ValueError, TypeError, KeyError) as error:
+        raise TokenRejected(str(error)) from None
+    return verify_jwt(token, key, "ES256", leeway=leeway)

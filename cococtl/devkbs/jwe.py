@@ -1,12 +1,27 @@
-"""Encrypt a resource to the TEE public key as Trustee does (kbs/src/jwe): flattened JSON, A256GCM.
+"""Encrypt a resource to the TEE public key as Trustee does (kbs/src/jwe/mod.rs): flattened JSON, A256GCM.
 
-Written from the protocol description, independently of the client's decryption code.
+Written from the protocol description, independently of the client's decryption code (it imports nothing from
+``cococtl.kbs``), with joserfc where joserfc produces Trustee's exact bytes:
+
+- RSA-OAEP-256 and RSA1_5: joserfc's compact JWE, whose protected header is ``{"alg":…,"enc":"A256GCM"}`` in
+  that order, as Trustee's ``ProtectedHeader`` serialises, re-cut into the flattened members.
+- ECDH-ES+A256KW (P-256, P-521) and RSA keys under 2048 bits: ``cryptography`` directly. joserfc writes the
+  ``epk`` members as ``crv, x, y, kty``; Trustee's ``json!`` map serialises them sorted (``crv, kty, x, y``),
+  and guest-components' client computes the AAD by re-serialising the parsed header
+  (kbs-types ``ProtectedHeader::generate_aad``), so another order fails there. joserfc also refuses RSA keys
+  under 2048 bits, which Trustee's ``rsa`` crate encrypts to.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import os
+import threading
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -15,13 +30,39 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
-from cococtl.kbs.b64 import b64url, b64url_decode
-
 _EC = {"P-256": (ec.SECP256R1, 32), "P-521": (ec.SECP521R1, 66)}
+_RSA_ALGS = ("RSA-OAEP-256", "RSA1_5")
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+# warnings.catch_warnings swaps process-wide state and the double serves requests on threads: one lock.
+_WARNINGS_LOCK = threading.Lock()
 
 
 class JweFailure(Exception):
     """The KBS cannot encrypt to this key (Trustee: 401 JweError)."""
+
+
+def b64url(data: bytes) -> str:
+    """The base64 crate's URL_SAFE_NO_PAD encoding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object) -> bytes:
+    """URL_SAFE_NO_PAD decoding: padding or a character outside the URL-safe alphabet is an error."""
+    if not isinstance(text, str) or not _URL_SAFE.issuperset(text) or len(text) % 4 == 1:
+        raise JweFailure("not unpadded base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise JweFailure("not unpadded base64url") from None
+
+
+@contextlib.contextmanager
+def deprecated_but_trustee(message: str) -> Iterator[None]:
+    """Silence one joserfc deprecation warning (matched by the start of its text) where Trustee still uses
+    the algorithm: RSA1_5 resource JWEs for old TEE keys, EdDSA admin tokens."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 def _kek(shared: bytes) -> bytes:
@@ -30,38 +71,7 @@ def _kek(shared: bytes) -> bytes:
     return ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
 
 
-def encrypt_to(tee_pubkey: dict[str, Any], plaintext: bytes) -> dict[str, str]:
-    cek = os.urandom(32)
-    kty, alg = tee_pubkey.get("kty"), tee_pubkey.get("alg")
-    if kty == "RSA":
-        n = int.from_bytes(b64url_decode(tee_pubkey["n"]), "big")
-        e = int.from_bytes(b64url_decode(tee_pubkey["e"]), "big")
-        public = rsa.RSAPublicNumbers(e, n).public_key()
-        if alg == "RSA-OAEP-256":
-            wrapped = public.encrypt(cek, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
-        elif alg == "RSA1_5":
-            wrapped = public.encrypt(cek, padding.PKCS1v15())
-        else:
-            raise JweFailure(f"unsupported RSA alg {alg}")
-        header: dict[str, Any] = {"alg": alg, "enc": "A256GCM"}
-    elif kty == "EC" and alg == "ECDH-ES+A256KW" and tee_pubkey.get("crv") in _EC:
-        curve, size = _EC[tee_pubkey["crv"]]
-        x, y = b64url_decode(tee_pubkey["x"]), b64url_decode(tee_pubkey["y"])
-        if len(x) != size or len(y) != size:
-            raise JweFailure("EC coordinates must have their fixed length")
-        peer = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve()).public_key()
-        ephemeral = ec.generate_private_key(curve())
-        wrapped = aes_key_wrap(_kek(ephemeral.exchange(ec.ECDH(), peer)), cek)
-        point = ephemeral.public_key().public_numbers()
-        epk = {
-            "crv": tee_pubkey["crv"],
-            "kty": "EC",
-            "x": b64url(point.x.to_bytes(size, "big")),
-            "y": b64url(point.y.to_bytes(size, "big")),
-        }
-        header = {"alg": alg, "enc": "A256GCM", "epk": epk}
-    else:
-        raise JweFailure(f"unsupported key {kty}/{alg}")
+def _seal(header: dict[str, Any], wrapped: bytes, cek: bytes, plaintext: bytes) -> dict[str, str]:
     protected = b64url(json.dumps(header, separators=(",", ":")).encode())
     iv = os.urandom(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode("ascii"))
@@ -72,3 +82,56 @@ def encrypt_to(tee_pubkey: dict[str, Any], plaintext: bytes) -> dict[str, str]:
         "ciphertext": b64url(sealed[:-16]),
         "tag": b64url(sealed[-16:]),
     }
+
+
+def _rsa_joserfc(public: rsa.RSAPublicKey, alg: str, plaintext: bytes) -> dict[str, str]:
+    from joserfc import jwe
+    from joserfc.errors import JoseError
+    from joserfc.jwk import RSAKey
+
+    registry = jwe.JWERegistry(algorithms=[alg, "A256GCM"])  # joserfc's size limits apply to decryption only
+    header = {"alg": alg, "enc": "A256GCM"}
+    try:
+        quiet = deprecated_but_trustee('JWE algorithm "RSA1_5" is deprecated')
+        with quiet if alg == "RSA1_5" else contextlib.nullcontext():
+            compact = jwe.encrypt_compact(header, plaintext, RSAKey.import_key(public), registry=registry)
+    except (JoseError, ValueError) as error:
+        raise JweFailure(f"RSA encryption failed: {error}") from None
+    protected, encrypted_key, iv, ciphertext, tag = compact.split(".")
+    return {"protected": protected, "encrypted_key": encrypted_key, "iv": iv, "ciphertext": ciphertext, "tag": tag}
+
+
+def encrypt_to(tee_pubkey: dict[str, Any], plaintext: bytes) -> dict[str, str]:
+    kty, alg = tee_pubkey.get("kty"), tee_pubkey.get("alg")
+    if kty == "RSA":
+        if alg not in _RSA_ALGS:
+            raise JweFailure(f"unsupported RSA alg {alg}")
+        n = int.from_bytes(b64url_decode(tee_pubkey["n"]), "big")
+        e = int.from_bytes(b64url_decode(tee_pubkey["e"]), "big")
+        public = rsa.RSAPublicNumbers(e, n).public_key()
+        if public.key_size >= 2048:
+            return _rsa_joserfc(public, alg, plaintext)
+        cek = os.urandom(32)
+        if alg == "RSA-OAEP-256":
+            wrapped = public.encrypt(cek, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+        else:
+            wrapped = public.encrypt(cek, padding.PKCS1v15())
+        return _seal({"alg": alg, "enc": "A256GCM"}, wrapped, cek, plaintext)
+    if kty == "EC" and alg == "ECDH-ES+A256KW" and tee_pubkey.get("crv") in _EC:
+        curve, size = _EC[tee_pubkey["crv"]]
+        x, y = b64url_decode(tee_pubkey["x"]), b64url_decode(tee_pubkey["y"])
+        if len(x) != size or len(y) != size:
+            raise JweFailure("EC coordinates must have their fixed length")
+        peer = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve()).public_key()
+        ephemeral = ec.generate_private_key(curve())
+        cek = os.urandom(32)
+        wrapped = aes_key_wrap(_kek(ephemeral.exchange(ec.ECDH(), peer)), cek)
+        point = ephemeral.public_key().public_numbers()
+        epk = {
+            "crv": tee_pubkey["crv"],
+            "kty": "EC",
+            "x": b64url(point.x.to_bytes(size, "big")),
+            "y": b64url(point.y.to_bytes(size, "big")),
+        }
+        return _seal({"alg": alg, "enc": "A256GCM", "epk": epk}, wrapped, cek, plaintext)
+    raise JweFailure(f"unsupported key {kty}/{alg}")

@@ -23,11 +23,9 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cococtl.devkbs.admin import AdminDenied, AdminPolicy
-from cococtl.devkbs.ear import sample_ear_claims
-from cococtl.devkbs.jwe import JweFailure, encrypt_to
+from cococtl.devkbs.ear import TokenRejected, sample_ear_claims, sign_ear_token, verify_ear_token
+from cococtl.devkbs.jwe import JweFailure, b64url, encrypt_to
 from cococtl.errors import CococtlError
-from cococtl.kbs import jwt
-from cococtl.kbs.b64 import b64url, b64url_decode
 from cococtl.policy import builtin as policies
 from cococtl.policy.rego import allows, check_policy
 
@@ -372,7 +370,7 @@ class Handler(BaseHTTPRequestHandler):
             raise failed from None
         if init_bound is not None:  # Trustee's EAR broker adds them beside init_data (ear_token/broker.rs:460-470)
             claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"] = init_bound[1]
-        token = jwt.sign(claims, self.state.signing_key, extra_header={"jwk": self.state.public_jwk()})
+        token = sign_ear_token(claims, self.state.signing_key, self.state.public_jwk())
         with self.state.lock:
             session.token = token
         self._send(200, _compact({"token": token}), "application/json", cookie)
@@ -423,15 +421,8 @@ class Handler(BaseHTTPRequestHandler):
         if not token:
             raise KbsError("TokenNotFound", "Attestation Token not found")
         try:
-            header, _ = jwt.decode_unverified(token)
-            key_jwk = header.get("jwk")
-            if not isinstance(key_jwk, dict):
-                raise KbsError("TokenVerifierError", "Token Verifier error")
-            x = int.from_bytes(b64url_decode(str(key_jwk.get("x", ""))), "big")
-            y = int.from_bytes(b64url_decode(str(key_jwk.get("y", ""))), "big")
-            key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-            return jwt.verify(token, key, leeway=self.state.config.token_leeway)
-        except (CococtlError, ValueError):
+            return verify_ear_token(token, leeway=self.state.config.token_leeway)
+        except TokenRejected:
             raise KbsError("TokenVerifierError", "Token Verifier error") from None
 
     def _resource(self, method: str, segments: list[str]) -> None:

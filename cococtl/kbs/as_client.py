@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cococtl.errors import DeniedError, InvalidInputError, NotFoundError, UnreachableError
+from cococtl.errors import DeniedError, InvalidInputError, NotFoundError, UnreachableError, printable
 from cococtl.kbs.b64 import b64url
 from cococtl.netutil import ca_bundle
 from cococtl.policy.rego import check_policy
@@ -73,21 +73,24 @@ class AttestationServiceClient:
     def _call(self, method: str, path: str, body: dict[str, Any] | None, what: str) -> str:
         import requests
 
-        try:
-            response = requests.request(
+        from cococtl.netutil import bounded_request
+
+        # The whole exchange is bounded by the timeout and the answer by 16 MiB (cococtl.netutil).
+        with requests.Session() as session:
+            response = bounded_request(
+                session,
                 method,
                 f"{self.url}/{path}",
-                json=body,
+                what=what,
+                peer=f"the attestation service at {self.url}",
                 timeout=self.timeout,
+                json=body,
                 verify=ca_bundle(self.cert_file),
                 allow_redirects=False,
+                tls_hint="pass --cert-file",
             )
-        except requests.exceptions.SSLError as exc:
-            raise UnreachableError(f"{what}: TLS verification failed: {exc}", hint="pass --cert-file") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise UnreachableError(f"{what}: cannot reach the attestation service at {self.url}: {exc}") from None
         # Failures come as an error stack, one cause a line ("0: …\n1: …"): keep it on one line.
-        text = "; ".join(line.strip() for line in response.text.splitlines() if line.strip())[:500]
+        text = printable("; ".join(line.strip() for line in response.text.splitlines() if line.strip()), 500)
         if response.status_code == 200:
             return str(response.text)
         if response.status_code in (401, 403, 500):

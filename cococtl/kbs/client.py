@@ -104,26 +104,29 @@ class KbsClient:
         self.close()
 
     def request(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
-        """One HTTP request to ``/kbs/v0/<path>``; non-200 answers become our errors."""
-        import requests
+        """One HTTP request to ``/kbs/v0/<path>``; non-200 answers become our errors.
+
+        The whole exchange (connect, headers, body) ends within ``timeout`` seconds and the answer is read up to
+        16 MiB (decoded), so a slow or hostile KBS cannot stall or exhaust us (cococtl.netutil.bounded_request).
+        """
+        from cococtl.netutil import bounded_request
 
         url = f"{self.url}/kbs/v0/{path}"
         self.requests_made += 1
-        try:
-            # Never follow a redirect: it could carry the admin token, the session cookie or a secret's bytes
-            # to another host (Trustee itself never redirects).
-            response = self._session.request(
-                method, url, timeout=self.timeout, verify=ca_bundle(self.cert_file), allow_redirects=False, **kwargs
-            )
-        except requests.exceptions.SSLError as exc:
-            raise UnreachableError(
-                f"{what}: TLS verification of {self.url} failed: {exc}",
-                hint="pass --cert-file with the KBS's CA certificate",
-            ) from None
-        except requests.exceptions.Timeout:
-            raise UnreachableError(f"{what}: the KBS at {self.url} did not answer within {self.timeout:g} s") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise UnreachableError(f"{what}: cannot reach the KBS at {self.url}: {exc}") from None
+        # Never follow a redirect: it could carry the admin token, the session cookie or a secret's bytes
+        # to another host (Trustee itself never redirects).
+        response = bounded_request(
+            self._session,
+            method,
+            url,
+            what=what,
+            peer=f"the KBS at {self.url}",
+            timeout=self.timeout,
+            verify=ca_bundle(self.cert_file),
+            allow_redirects=False,
+            tls_hint="pass --cert-file with the KBS's CA certificate",
+            **kwargs,
+        )
         if 300 <= response.status_code < 400:
             target = printable(response.headers.get("Location", "(no Location)"))
             raise UnreachableError(

@@ -1,39 +1,87 @@
 """TEE key pairs and the KBS's JWE responses (flattened JSON, ``enc`` A256GCM).
 
-Hand-written on ``cryptography`` primitives rather than a JOSE library because the KBS format has
-exact requirements those libraries do not expose together: fixed-length EC coordinates in the
-``tee-pubkey``, the canonical member set the KBS hashes (EC ``alg,crv,kty,x,y``; RSA ``alg,e,kty,n``),
-AAD equal to the *received* ``protected`` text, and RSA1_5 for old servers.
+The JOSE work (key unwrapping for ECDH-ES+A256KW, RSA-OAEP-256 and RSA1_5, A256GCM) is joserfc's. Ours are the
+parts of the KBS format that a JOSE library does not cover: the key pair and the ``tee-pubkey`` JWK the KBS hashes
+(fixed-length EC coordinates; exactly EC ``alg,crv,kty,x,y`` or RSA ``alg,e,kty,n``), the shape checks of the
+response with their messages, and which joserfc entry point keeps the AAD equal to the *received* ``protected``
+text (RFC 7516 §5.2 step 14; spec/kbs-protocol.md "AEAD AAD"):
+
+- Trustee's layout (every header member in ``protected``, no per-recipient ``header``) is handed to joserfc as
+  the equivalent compact serialization, whose AAD is the received protected segment byte for byte.
+- joserfc's JSON-serialization decryption re-serialises the parsed protected header to get the AAD (joserfc 1.8
+  ``_rfc7516/message.py``: ``aad = json_b64encode(obj.protected)``). It is used only for JWEs that carry a
+  per-recipient ``header`` (the ``epk`` there, as other JOSE libraries write it: Trustee never does), and only
+  when that re-serialisation is the received text, so the AAD is the received text on both paths.
+
+joserfc is imported inside the functions that use it: ``cococtl --version`` must not pay for it.
 """
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import json
 import os
+import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
 from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError
 from cococtl.kbs.b64 import b64url, b64url_decode
+
+if TYPE_CHECKING:
+    from joserfc.jwe import JWERegistry
 
 ECDH_ALG = "ECDH-ES+A256KW"
 RSA_ALGS = ("RSA-OAEP-256", "RSA1_5")
 _CURVES: dict[str, tuple[type[ec.EllipticCurve], int]] = {"P-256": (ec.SECP256R1, 32), "P-521": (ec.SECP521R1, 66)}
 KEY_TYPES = ("ec-p256", "ec-p521", "rsa", "rsa1_5")
+_ENC = "A256GCM"
+# joserfc's default size limits (64 KiB of ciphertext, 1 KiB of header) are a DoS guard for tokens; a KBS
+# resource has no such limit in Trustee, and the response is already in memory when it is decrypted.
+_NO_LIMIT = 1 << 62
+# joserfc warns on every use of RSA1_5; old Trustee versions only speak it, and the user asked for it.
+_RSA1_5_WARNING = 'JWE algorithm "RSA1_5" is deprecated'
+# warnings.catch_warnings swaps process-wide state: one lock keeps our own concurrent decryptions from
+# restoring each other's filters.
+_WARNINGS_LOCK = threading.Lock()
 
 
 def concat_kdf(shared: bytes, alg: str = ECDH_ALG, bits: int = 256) -> bytes:
     """RFC 7518 §4.6.2 Concat KDF with empty apu/apv, as the KBS derives the AES-KW key."""
     other = len(alg).to_bytes(4, "big") + alg.encode() + bytes(4) + bytes(4) + bits.to_bytes(4, "big")
     return ConcatKDFHash(hashes.SHA256(), bits // 8, other).derive(shared)
+
+
+@contextlib.contextmanager
+def _deliberate(alg: str) -> Iterator[None]:
+    """Silence joserfc's RSA1_5 deprecation warning for an RSA1_5 JWE only; other algorithms run untouched."""
+    if alg != "RSA1_5":
+        yield
+        return
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_RSA1_5_WARNING)
+        yield
+
+
+def _registry(alg: str) -> JWERegistry:
+    from joserfc.jwe import JWERegistry
+
+    # Only the one key-management algorithm the TEE key was checked for, and A256GCM. Header members joserfc
+    # does not know are ignored, as kbs-types' ProtectedHeader keeps them in ``other_fields``.
+    registry = JWERegistry(algorithms=[alg, _ENC], strict_check_header=False)
+    registry.max_protected_header_length = registry.max_encrypted_key_length = _NO_LIMIT
+    registry.max_ciphertext_length = _NO_LIMIT
+    return registry
 
 
 @dataclass(frozen=True)
@@ -115,52 +163,90 @@ class TeeKeyPair:
         # The JOSE header is the union of the protected and per-recipient headers (RFC 7516 §4); Trustee
         # puts everything in "protected", other JOSE implementations put "epk" in "header".
         unprotected = body.get("header")
-        header = {**(unprotected if isinstance(unprotected, dict) else {}), **_protected_header(protected_text)}
-        cek = self._unwrap_cek(header, b64url_decode(fields.get("encrypted_key", ""), what="encrypted_key"))
+        unprotected = unprotected if isinstance(unprotected, dict) and unprotected else None
+        protected = _protected_header(protected_text)
+        header = {**(unprotected or {}), **protected}
+        self._check_header(header)
         iv = b64url_decode(fields["iv"], what="iv")
-        ciphertext = b64url_decode(fields["ciphertext"], what="ciphertext")
         tag = b64url_decode(fields["tag"], what="tag")
-        if header.get("enc") != "A256GCM" or len(cek) != 32 or len(iv) != 12 or len(tag) != 16:
+        if len(iv) != 12 or len(tag) != 16:
             raise IntegrityError(f"unsupported JWE content encryption {header.get('enc')!r}")
-        try:
-            # AAD is the protected header exactly as received (RFC 7516 §5.1), never a re-serialisation.
-            return AESGCM(cek).decrypt(iv, ciphertext + tag, protected_text.encode("ascii"))
-        except InvalidTag:
-            raise IntegrityError("the KBS response does not authenticate (JWE tag mismatch)") from None
+        segments = [protected_text, fields.get("encrypted_key", ""), fields["iv"], fields["ciphertext"], fields["tag"]]
+        if any("." in segment for segment in segments):
+            raise InvalidInputError("a JWE member is not unpadded base64url")
+        return self._joserfc_decrypt(str(header["alg"]), segments, protected, unprotected)
 
-    def _unwrap_cek(self, header: dict[str, Any], encrypted_key: bytes) -> bytes:
+    def _check_header(self, header: dict[str, Any]) -> None:
+        """What the KBS format requires before any cryptography, with our messages (joserfc would refuse too)."""
         alg = header.get("alg")
-        key = self.private_key
-        if isinstance(key, rsa.RSAPrivateKey):
-            try:
-                if alg == "RSA-OAEP-256":
-                    return key.decrypt(
-                        encrypted_key, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-                    )
-                if alg == "RSA1_5":
-                    return key.decrypt(encrypted_key, padding.PKCS1v15())
-            except ValueError:
-                raise IntegrityError("the JWE content key does not decrypt with the TEE key") from None
-            raise IntegrityError(f"JWE alg {alg!r} does not fit an RSA TEE key")
+        if header.get("enc") != _ENC:
+            raise IntegrityError(f"unsupported JWE content encryption {header.get('enc')!r}")
+        if isinstance(self.private_key, rsa.RSAPrivateKey):
+            if alg not in RSA_ALGS:
+                raise IntegrityError(f"JWE alg {alg!r} does not fit an RSA TEE key")
+            return
         if alg != ECDH_ALG:
             raise IntegrityError(f"JWE alg {alg!r} does not fit an EC TEE key")
         epk = header.get("epk")
         if not isinstance(epk, dict) or epk.get("kty") != "EC" or epk.get("crv") not in _CURVES:
             raise IntegrityError("the JWE header has no usable epk")
-        curve, _ = _CURVES[epk["crv"]]
-        if not isinstance(key.curve, curve):
+        # guest-components kbs_protocol keypair.rs: the epk curve must be the key's.
+        if not isinstance(self.private_key.curve, _CURVES[epk["crv"]][0]):
             raise IntegrityError(f"the JWE epk curve {epk['crv']} differs from the TEE key's")
-        x = int.from_bytes(b64url_decode(epk.get("x", ""), what="epk.x"), "big")
-        y = int.from_bytes(b64url_decode(epk.get("y", ""), what="epk.y"), "big")
+
+    def _joserfc_decrypt(
+        self, alg: str, segments: list[str], protected: dict[str, Any], unprotected: dict[str, Any] | None
+    ) -> bytes:
+        from joserfc import jwe
+        from joserfc.errors import JoseError
+        from joserfc.jwk import ECKey, RSAKey
+        from joserfc.util import json_b64encode
+
+        key = (
+            RSAKey.import_key(self.private_key)
+            if isinstance(self.private_key, rsa.RSAPrivateKey)
+            else ECKey.import_key(self.private_key)
+        )
+        registry = _registry(alg)
         try:
-            peer = ec.EllipticCurvePublicNumbers(x, y, curve()).public_key()
-        except ValueError:
-            raise IntegrityError("the JWE epk is not a point on its curve") from None
-        shared = key.exchange(ec.ECDH(), peer)
-        try:
-            return aes_key_unwrap(concat_kdf(shared), encrypted_key)
-        except InvalidUnwrap:
-            raise IntegrityError("the JWE content key does not unwrap with the TEE key") from None
+            with _deliberate(alg):
+                if unprotected is None:
+                    # Without a per-recipient header the flattened JWE is the compact one member for member
+                    # (RFC 7516 §7.1, §7.2.2), and joserfc's compact path authenticates the received protected
+                    # segment. "unprotected" and "aad", which Trustee never sends, are ignored as they always were.
+                    plaintext = jwe.decrypt_compact(".".join(segments), key, registry=registry).plaintext
+                else:
+                    if json_b64encode(protected).decode("ascii") != segments[0]:
+                        # joserfc would authenticate its re-serialisation, not these bytes (see the docstring).
+                        raise IntegrityError(
+                            "the JWE protected header is not in compact form, which joserfc's JSON decryption "
+                            "needs when the JWE also has a per-recipient header"
+                        )
+                    names = ("protected", "encrypted_key", "iv", "ciphertext", "tag")
+                    data: Any = {"header": unprotected, **dict(zip(names, segments, strict=True))}
+                    plaintext = jwe.decrypt_json(data, key, registry=registry).plaintext
+        except (JoseError, ValueError, KeyError, TypeError) as error:
+            raise IntegrityError(_failure(error)) from None
+        if plaintext is None:  # pragma: no cover - joserfc sets it on success
+            raise IntegrityError("the KBS response JWE has no plaintext")
+        return plaintext
+
+
+def _failure(error: BaseException) -> str:
+    """Say which step failed: joserfc raises a DecodeError while handling the ``cryptography`` exception it
+    caught (``from`` it since joserfc 1.8; before, only the implicit context links them)."""
+    from joserfc.errors import DecodeError
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, InvalidTag):
+        return "the KBS response does not authenticate (JWE tag mismatch)"
+    if isinstance(cause, InvalidUnwrap):
+        return "the JWE content key does not unwrap with the TEE key"
+    if isinstance(error, DecodeError) and isinstance(cause, ValueError) and not isinstance(cause, binascii.Error):
+        return "the JWE content key does not decrypt with the TEE key"  # RSA decrypt_cek
+    if isinstance(error, binascii.Error) or isinstance(cause, binascii.Error):
+        return "the KBS response is not a valid JWE: a member is not unpadded base64url"
+    return f"the KBS response is not a valid JWE: {str(error) or type(error).__name__}"
 
 
 def parse_flattened_jwe(body: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cococtl.errors import InvalidInputError, NotFoundError
+from cococtl.errors import InvalidInputError, NotFoundError, printable
 from cococtl.kbs.uri import parse_resource_path
 from cococtl.manifest.infer import infer_source_type, no_type_reason, oci_reference
 
@@ -107,21 +107,116 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def parse_document(text: str, *, source: str = "<manifest>") -> Any:
-    """JSON first (fast, exact), then YAML (a superset) for anything else."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as json_error:
-        import yaml
+# A manifest is a handful of levels deep and has at most thousands of values; YAML aliases may not expand it
+# past this (a 500-byte "billion laughs" document would otherwise expand to 10^9 values in every later walk).
+_MAX_DEPTH = 64
+_MAX_EXPANDED_NODES = 200_000
 
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as yaml_error:
-            where = getattr(yaml_error, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            looks_json = text.lstrip().startswith(("{", "["))
-            detail = f"{json_error}" if looks_json else f"{getattr(yaml_error, 'problem', yaml_error)}{line}"
-            raise ManifestError([("$", f"not valid JSON or YAML: {detail}")], source=source) from None
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed document, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > _MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _yaml_problem(root: Any) -> str | None:
+    """Why a composed YAML node graph is refused (aliases expanding too far, recursion, depth), or None.
+
+    Aliases share one node, so the expanded size is computed once per node (linear in the text)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    # Iterative post-order walk: (node, depth, children done?)
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > _MAX_DEPTH:
+            return f"nested deeper than {_MAX_DEPTH} levels"
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            sizes[id(node)] = 1
+            continue
+        if done:
+            visiting.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > _MAX_EXPANDED_NODES:
+                return f"its aliases expand it to more than {_MAX_EXPANDED_NODES} values (an alias bomb?)"
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in visiting:
+            return "an alias refers to a node that contains it (a recursive document)"
+        visiting.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+    return None
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = _yaml_problem(node)
+        if problem is not None:
+            raise _Refused(problem)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+class _Refused(Exception):
+    pass
+
+
+def parse_document(text: str, *, source: str = "<manifest>") -> Any:
+    """JSON first (fast, exact), then YAML (a superset) for anything else; bounded in depth and expansion."""
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise ManifestError([("$", f"nested deeper than {_MAX_DEPTH} levels")], source=source) from None
+    except json.JSONDecodeError as json_error:
+        document = _parse_yaml(text, json_error, source)
+    if _depth(document) > _MAX_DEPTH:
+        raise ManifestError([("$", f"nested deeper than {_MAX_DEPTH} levels")], source=source)
+    return document
+
+
+def _parse_yaml(text: str, json_error: json.JSONDecodeError, source: str) -> Any:
+    import yaml
+
+    try:
+        return _load_yaml(text)
+    except _Refused as refused:
+        raise ManifestError([("$", f"refused YAML: {refused}")], source=source) from None
+    except RecursionError:
+        raise ManifestError([("$", f"nested deeper than {_MAX_DEPTH} levels")], source=source) from None
+    except (ValueError, TypeError, OverflowError) as error:  # e.g. a !!timestamp or !!int out of range
+        raise ManifestError([("$", f"not valid YAML: {printable(error, 200)}")], source=source) from None
+    except yaml.YAMLError as yaml_error:
+        where = getattr(yaml_error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        looks_json = text.lstrip().startswith(("{", "["))
+        detail = f"{json_error}" if looks_json else f"{getattr(yaml_error, 'problem', yaml_error)}{line}"
+        detail = printable(detail, 300)
+        raise ManifestError([("$", f"not valid JSON or YAML: {detail}")], source=source) from None
 
 
 def _json_path(parts: Any) -> str:

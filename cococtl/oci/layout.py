@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError
+from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError, printable
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -99,11 +99,41 @@ def _is_index(document: dict[str, Any], descriptor: dict[str, Any]) -> bool:
     return media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST) or "manifests" in document
 
 
+def check_descriptor(descriptor: Any, what: str) -> dict[str, Any]:
+    """An OCI content descriptor: an object with a string ``mediaType``, a sha256 ``digest``, a non-negative integer
+    ``size`` and (if any) ``annotations`` of strings; anything else is refused in words (exit 3)."""
+    if not isinstance(descriptor, dict):
+        raise InvalidInputError(f"{what} is a JSON {_kind(descriptor)}, not an object")
+    media_type = descriptor.get("mediaType", "")
+    if not isinstance(media_type, str):
+        raise InvalidInputError(f"{what} has a mediaType that is a JSON {_kind(media_type)}, not a string")
+    try:
+        check_digest(descriptor.get("digest"))
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{what}: {error.message}") from None
+    size = descriptor.get("size", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidInputError(f"{what} has a size that is not a non-negative integer: {printable(size, 40)}")
+    annotations = descriptor.get("annotations")
+    if annotations is not None and (
+        not isinstance(annotations, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items())
+    ):
+        raise InvalidInputError(f"{what} has annotations that are not an object of strings")
+    return descriptor
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 def _check_manifest(document: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(document.get("layers"), list) or not isinstance(document.get("config"), dict):
         raise InvalidInputError("the image manifest has no layers/config")
-    if not all(isinstance(layer, dict) for layer in document["layers"]):
-        raise InvalidInputError("the image manifest has a layer that is not a JSON object")
+    check_descriptor(document["config"], "the image manifest's config")
+    for index, layer in enumerate(document["layers"]):
+        check_descriptor(layer, f"layer {index} of the image manifest")
     return document
 
 
@@ -127,8 +157,27 @@ def parse_reference(text: str) -> ImageRef:
 
 def check_digest(digest: Any) -> str:
     if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise InvalidInputError(f"unsupported or malformed digest {digest!r} (sha256 only)")
+        raise InvalidInputError(f"unsupported or malformed digest {printable(repr(digest), 100)} (sha256 only)")
     return digest
+
+
+def _read_regular(path: Path, limit: int, what: str) -> bytes:
+    """A regular file's bytes (at most ``limit``): never blocks on a FIFO, never reads a device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"{what} is not a regular file")
+        if info.st_size > limit:
+            raise InvalidInputError(f"{what} is too large ({info.st_size} bytes, at most {limit})")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise InvalidInputError(f"{what} is too large (more than {limit} bytes)")
+    return data
 
 
 def sha256_file(path: Path) -> str:
@@ -168,13 +217,16 @@ class Layout:
     @staticmethod
     def _json(path: Path, what: str) -> dict[str, Any]:
         try:
-            if path.stat().st_size > _MAX_JSON:
-                raise InvalidInputError(f"{what} is too large")
-            value = json.loads(path.read_bytes())
+            value = json.loads(_read_regular(path, _MAX_JSON, what))
         except FileNotFoundError:
             raise InvalidInputError(f"{what} is missing from the layout") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):
             raise InvalidInputError(f"{what} is not valid JSON") from None
+        except RecursionError:
+            raise InvalidInputError(f"{what} is nested too deeply") from None
+        except OSError as error:
+            # A directory, a symlink loop, a FIFO opened without a writer would block: see _read_regular.
+            raise InvalidInputError(f"{what} cannot be read: {error.strerror or error}") from None
         if not isinstance(value, dict):
             raise InvalidInputError(f"{what} is not a JSON object")
         return value
@@ -194,6 +246,8 @@ class Layout:
     def top_descriptor(self, tag: str | None) -> dict[str, Any]:
         """The index.json entry ``tag`` names; without a tag, the only entry (several are ambiguous, as in skopeo)."""
         entries = [e for e in self.index()["manifests"] if isinstance(e, dict)]
+        for number, entry in enumerate(entries):
+            check_descriptor(entry, f"index.json entry {number}")
         if tag is not None:
             entries = [e for e in entries if (e.get("annotations") or {}).get(REF_NAME) == tag]
             if not entries:
@@ -213,7 +267,12 @@ class Layout:
         top = self.top_descriptor(tag)
         document = self.read_json_blob(top.get("digest"), "manifest")
         if _is_index(document, top):
-            children = [m for m in document.get("manifests", []) if isinstance(m, dict)]
+            listed = document.get("manifests", [])
+            if not isinstance(listed, list):
+                raise InvalidInputError("the image index's manifests is not a list")
+            children = [
+                check_descriptor(m, f"entry {n} of the image index") for n, m in enumerate(listed) if m is not None
+            ]
             if not children:
                 raise InvalidInputError("the image index lists no manifests")
             images = []

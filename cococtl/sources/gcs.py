@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from cococtl.errors import (
     InvalidInputError,
     NotFoundError,
     UnreachableError,
+    printable,
 )
-from cococtl.netutil import backoff_delays
+from cococtl.netutil import Deadline, backoff_delays, install_deadlines
 from cococtl.sources.base import FetchSettings, download_name, open_private
 
 
@@ -61,30 +64,71 @@ def _map_error(uri: str, exc: Exception) -> CococtlError | None:
     return None
 
 
+class _ProgressSink:
+    """The download's file, telling the deadline about each write (a progress deadline, as for HTTP)."""
+
+    def __init__(self, handle: Any, deadline: Deadline) -> None:
+        self._handle = handle
+        self._deadline = deadline
+
+    def write(self, data: bytes) -> int:
+        self._deadline.check()
+        self._deadline.progressed(len(data))
+        return int(self._handle.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
 def fetch_gcs(uri: str, directory: Path, settings: FetchSettings) -> Path:
-    """Download a GCS object to ``directory`` (0600); retry transient failures with backoff."""
+    """Download a GCS object to ``directory`` (0600); retry transient failures with backoff.
+
+    The client library's own retries (up to 120 s by default) are off: ``--retries`` counts, and each attempt is
+    one exchange bounded like an HTTP download (connect and headers within the timeout, then progress)."""
     from google.api_core import exceptions as gexc
+
+    from cococtl.sources.http import PROGRESS_BYTES
 
     bucket_name, name = _split(uri)
     client = _client()
+    with contextlib.suppress(Exception):  # a client without a requests session keeps its own timeouts
+        install_deadlines(client._http)
     target = directory / download_name(uri)
     delays = backoff_delays(settings.retries)
     last: Exception | None = None
+    late = False
     for attempt in range(len(delays) + 1):
-        try:
-            blob = client.bucket(bucket_name).blob(name)
-            with os.fdopen(open_private(target), "wb") as sink:
-                blob.download_to_file(sink, timeout=settings.timeout, checksum="auto")
-            if settings.progress is not None:
-                settings.progress(target.stat().st_size)
-            return target
-        except (gexc.GoogleAPIError, OSError, ValueError) as exc:
-            mapped = _map_error(uri, exc) if isinstance(exc, gexc.GoogleAPIError) else None
-            if mapped is not None:
-                raise mapped from None
-            last = exc
-        except Exception as exc:  # requests/urllib3 connection errors surface unwrapped from the GCS client
-            last = exc
+        with Deadline(settings.timeout, progress_bytes=PROGRESS_BYTES) as deadline:
+            try:
+                blob = client.bucket(bucket_name).blob(name)
+                with os.fdopen(open_private(target), "wb") as sink:
+                    blob.download_to_file(
+                        _ProgressSink(sink, deadline),
+                        timeout=(settings.timeout, settings.timeout),
+                        checksum="auto",
+                        retry=None,
+                    )
+                if settings.progress is not None:
+                    settings.progress(target.stat().st_size)
+                return target
+            except (gexc.GoogleAPIError, OSError, ValueError) as exc:
+                mapped = _map_error(uri, exc) if isinstance(exc, gexc.GoogleAPIError) else None
+                if mapped is not None:
+                    target.unlink(missing_ok=True)
+                    raise mapped from None
+                last = exc
+            except Exception as exc:  # requests/urllib3 connection errors surface unwrapped from the GCS client
+                last = exc
+            late = deadline.expired
         if attempt < len(delays):
             time.sleep(delays[attempt])
-    raise UnreachableError(f"{uri}: {type(last).__name__}: {last} (after {settings.retries} retries)")
+    target.unlink(missing_ok=True)
+    if late:
+        raise UnreachableError(f"{uri}: no progress within {settings.timeout:g} s (after {settings.retries} retries)")
+    raise UnreachableError(f"{uri}: {_describe(last)} (after {settings.retries} retries)")
+
+
+def _describe(exc: Exception | None) -> str:
+    text = str(exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+    return f"{type(exc).__name__}: {printable(match.group(1).strip() if match else text, 300)}"

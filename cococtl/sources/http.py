@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cococtl.errors import CococtlError, DeniedError, IntegrityError, NotFoundError, UnreachableError
-from cococtl.netutil import backoff_delays, ca_bundle
+from cococtl.errors import CococtlError, DeniedError, IntegrityError, NotFoundError, UnreachableError, printable
+from cococtl.netutil import Deadline, DeadlineExceeded, backoff_delays, ca_bundle, install_deadlines
 from cococtl.sources.base import FetchSettings, download_name, open_private
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _CHUNK = 1 << 20
+# The whole exchange runs against a progress deadline (cococtl.netutil.Deadline): connect and headers within the
+# timeout, then at least this many body bytes per timeout period, so a peer that drips its body cannot stall us.
+PROGRESS_BYTES = 64 << 10
+MAX_REDIRECTS = 10
 
 
 def _chunks(response: Any) -> Iterator[bytes]:
@@ -38,6 +42,14 @@ def _chunks(response: Any) -> Iterator[bytes]:
 class _Retry(Exception):
     """A transient failure: try again (resuming when the server allows it)."""
 
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def _late(uri: str, deadline: Deadline) -> _Retry:
+    return _Retry(f"{uri}: ReadTimeout (no progress within {deadline.timeout:g} s)", timed_out=True)
+
 
 def _status_error(uri: str, status: int, reason: str) -> CococtlError:
     if status == 404:
@@ -48,6 +60,20 @@ def _status_error(uri: str, status: int, reason: str) -> CococtlError:
 
 
 def _attempt(session: Any, uri: str, target: Path, settings: FetchSettings) -> None:
+    with Deadline(settings.timeout, progress_bytes=PROGRESS_BYTES) as deadline:
+        try:
+            _exchange(session, uri, target, settings, deadline)
+        except _Retry:
+            raise
+        except CococtlError:
+            raise
+        except Exception:
+            if deadline.expired:
+                raise _late(uri, deadline) from None
+            raise
+
+
+def _exchange(session: Any, uri: str, target: Path, settings: FetchSettings, deadline: Deadline) -> None:
     import requests
 
     have = target.stat().st_size if target.exists() else 0
@@ -58,7 +84,13 @@ def _attempt(session: Any, uri: str, target: Path, settings: FetchSettings) -> N
         response = session.get(uri, stream=True, timeout=settings.timeout, headers=headers, verify=verify)
     except requests.exceptions.SSLError as exc:
         raise UnreachableError(f"{uri}: TLS verification failed: {exc}", hint="pass --cert-file CA.pem") from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+    except requests.exceptions.TooManyRedirects:
+        raise UnreachableError(f"{uri}: the server redirected more than {MAX_REDIRECTS} times") from None
+    except requests.exceptions.InvalidURL as exc:
+        raise UnreachableError(f"{uri}: {printable(exc, 200)}") from None
+    except requests.exceptions.RequestException as exc:
+        if deadline.expired:
+            raise _late(uri, deadline) from None
         raise _Retry(f"{uri}: {type(exc).__name__}") from None
     with response:
         if response.status_code in _RETRY_STATUS:
@@ -82,14 +114,16 @@ def _attempt(session: Any, uri: str, target: Path, settings: FetchSettings) -> N
         with os.fdopen(open_private(target, append=append), "wb") as sink:
             try:
                 for chunk in _chunks(response):
+                    deadline.check()
+                    deadline.progressed(len(chunk))
                     sink.write(chunk)
                     if settings.progress is not None:
                         settings.progress(len(chunk))
-            except (
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
+            except DeadlineExceeded:
+                raise _late(uri, deadline) from None
+            except requests.exceptions.RequestException as exc:
+                if deadline.expired:
+                    raise _late(uri, deadline) from None
                 raise _Retry(f"{uri}: the transfer broke off ({type(exc).__name__})") from None
         size = target.stat().st_size
         if expected_total is not None and size < expected_total:
@@ -104,22 +138,32 @@ def fetch_http(uri: str, directory: Path, settings: FetchSettings) -> Path:
     import requests
 
     target = directory / download_name(uri)
-    session = requests.Session()
+    session = install_deadlines(requests.Session())
     session.headers["User-Agent"] = "cococtl"
+    session.max_redirects = MAX_REDIRECTS
     delays = backoff_delays(settings.retries)
     last = ""
+    timed_out = False
     with session:
         for attempt in range(len(delays) + 1):
             try:
                 _attempt(session, uri, target, settings)
                 return target
             except _Retry as retry:
-                last = str(retry)
+                last, timed_out = str(retry), retry.timed_out
                 if attempt < len(delays):
                     time.sleep(delays[attempt])
+            except BaseException:
+                target.unlink(missing_ok=True)  # nothing partial is left behind
+                raise
     have = target.stat().st_size if target.exists() else 0
-    if have:
+    if have and timed_out:
         target.unlink()
+        raise UnreachableError(
+            f"{last}; {have} bytes arrived (after {settings.retries} retries)", hint="raise --timeout or --retries"
+        )
+    target.unlink(missing_ok=True)  # an empty file from an attempt that broke off before any byte
+    if have:
         raise IntegrityError(f"{last}; the download stayed incomplete after {settings.retries} retries")
     raise UnreachableError(
         f"{last} (after {settings.retries} retries)", hint="check the URL, or raise --retries/--timeout"

@@ -18,11 +18,13 @@ from cococtl.errors import (
     InvalidInputError,
     NotFoundError,
     UnreachableError,
+    printable,
 )
-from cococtl.netutil import backoff_delays, ca_bundle
+from cococtl.netutil import Deadline, DeadlineExceeded, backoff_delays, ca_bundle
 from cococtl.sources.base import FetchSettings, download_name, open_private
 
-_CHUNK = 1 << 20
+_READ = 64 << 10  # small reads, so the deadline is checked often on a slow peer
+PROGRESS_BYTES = 64 << 10
 
 
 def _client(settings: FetchSettings) -> Any:
@@ -82,6 +84,8 @@ def fetch_s3(uri: str, directory: Path, settings: FetchSettings) -> Path:
     total: int | None = None
     for attempt in range(len(delays) + 1):
         have = target.stat().st_size if target.exists() else 0
+        # botocore's timeouts bound each socket read; the body loop also runs against a progress deadline.
+        deadline = Deadline(settings.timeout, progress_bytes=PROGRESS_BYTES)
         try:
             extra = {"Range": f"bytes={have}-"} if have else {}
             response = client.get_object(Bucket=bucket, Key=key, **extra)
@@ -89,18 +93,24 @@ def fetch_s3(uri: str, directory: Path, settings: FetchSettings) -> Path:
                 total = have + int(response.get("ContentLength", 0))
             body = response["Body"]
             with os.fdopen(open_private(target, append=bool(have)), "wb") as sink:
-                while chunk := body.read(_CHUNK):
+                while chunk := body.read(_READ):
+                    deadline.check()
+                    deadline.progressed(len(chunk))
                     sink.write(chunk)
                     if settings.progress is not None:
                         settings.progress(len(chunk))
             if target.stat().st_size >= total:
                 return target
             last = RuntimeError(f"got {target.stat().st_size} of {total} bytes")
-        except (ClientError, BotoCoreError, OSError) as exc:
+        except DeadlineExceeded as exc:
+            last = exc
+        except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             mapped = _map_error(uri, exc)
             if mapped is not None:
+                target.unlink(missing_ok=True)
                 raise mapped from None
             last = exc
         if attempt < len(delays):
             time.sleep(delays[attempt])
-    raise UnreachableError(f"{uri}: {last} (after {settings.retries} retries)")
+    target.unlink(missing_ok=True)
+    raise UnreachableError(f"{uri}: {printable(last, 300)} (after {settings.retries} retries)")

@@ -59,6 +59,16 @@ def test_keys_file_and_sample_mode(tmp_path: Path, cli: Any) -> None:
     cli("decrypt", "image", f"oci:{tmp_path / 'enc'}", f"oci:{tmp_path / 'dec'}", "--keys-file", tmp_path / "keys.json")
     sample = cli("encrypt", "image", f"oci:{tmp_path / 'src'}", f"oci:{tmp_path / 's'}", "--sample")
     assert "PUBLIC sample key" in sample.stderr and "kbs:///default/test-key/1" in sample.stdout
+    # coco_keyprovider's sample mode (enc_mods/mod.rs): hard-coded key, zero IV, fixed kid; a real kid is refused.
+    from cococtl.oci import annotations as ann
+    from cococtl.oci.layout import Layout
+
+    _, manifest = Layout.open(tmp_path / "s").find_manifest(None)
+    packet = ann.KeyProviderAnnotation.decode(manifest["layers"][0]["annotations"][ann.PROVIDER_ANNOTATION])
+    assert packet.iv == bytes(12) and packet.kid == ann.SAMPLE_KID
+    refused = cli("encrypt", "image", f"oci:{tmp_path / 'src'}", f"oci:{tmp_path / 's2'}", "--sample",
+                  "--keyid", "kbs:///default/key/mine", expect=3)  # fmt: skip
+    assert "ignores keyid" in refused.stderr
 
 
 def test_errors(tmp_path: Path, cli: Any) -> None:

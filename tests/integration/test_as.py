@@ -144,6 +144,9 @@ def test_attest_auto_binds_a_nonce(cli: Any, restful_as: tuple[str, Recorder]) -
     expected = hashlib.sha384(canonical_json(request["runtime_data"]["structured"])).digest()
     assert base64.b64decode(evidence["report_data"]) == expected
     assert body["policy_ids"] == []  # the AS then applies "default"
+    # The AS was asked for a supplemental challenge first; this one gives one, and it is the nonce.
+    assert recorder.bodies[-2] == ("/challenge", {"tee": "sample", "tee_params": ""})
+    assert request["runtime_data"]["structured"] == {"nonce": "challenge-for-sample"}
 
 
 def test_set_policy_and_denial(cli: Any, restful_as: tuple[str, Recorder], tmp_path: Path) -> None:
@@ -194,9 +197,10 @@ def test_several_evidences_runtime_and_init_data_in_one_request(
 def test_refusals_before_sending(cli: Any, restful_as: tuple[str, Recorder]) -> None:
     url, recorder = restful_as
     evidence = str(VECTORS / "snp-evidence.json")
-    assert "tdxx" in cli("as", "attest", "--url", url, "--tee", "tdxx", "--evidence", evidence, expect=3).stderr
+    # Fixed choices are usage errors (exit 2), caught before anything is sent.
+    assert "tdxx" in cli("as", "attest", "--url", url, "--tee", "tdxx", "--evidence", evidence, expect=2).stderr
     assert "sha512" in cli("as", "attest", "--url", url, "--tee", "snp", "--evidence", evidence,
-                        "--hash-algorithm", "md5", expect=3).stderr  # fmt: skip
+                        "--hash-algorithm", "md5", expect=2).stderr  # fmt: skip
     assert "which TEE" in cli("as", "attest", "--url", url, "--evidence", evidence, expect=3).stderr
     assert recorder.bodies == []
 

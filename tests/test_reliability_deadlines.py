@@ -1,0 +1,174 @@
+"""Deadlines (issue #16): a peer that drips its answer one byte every 0.5 s, or is down, ends every command
+with exit 4 within its timeout + 1 s. requests' own timeout bounds each socket read, not the exchange."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fuzz.servers import HostileServer, drip, hostile_server
+
+TIMEOUT = 2.0
+SLACK = 1.0
+
+
+@pytest.fixture(params=["body", "headers"])
+def slow_drip(request: pytest.FixtureRequest) -> Iterator[HostileServer]:
+    """An HTTP peer that sends one byte every 0.5 s (of its body, or of its whole answer from the status line)."""
+    stop = threading.Event()
+    with hostile_server(drip(stop, headers_too=request.param == "headers"), stop=stop) as server:
+        yield server
+
+
+def _timed(cli: Any, *args: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = cli(*args, expect=None)
+    return result, time.monotonic() - started
+
+
+def _assert_deadline(result: Any, seconds: float, timeout: float = TIMEOUT) -> None:
+    assert result.exit_code == 4, (result.exit_code, result.stderr)
+    assert seconds <= timeout + SLACK, f"took {seconds:.2f} s for a {timeout:g} s timeout"
+    assert "Traceback" not in result.stderr
+
+
+def test_kbs_attest_drip(cli: Any, slow_drip: HostileServer) -> None:
+    result, seconds = _timed(cli, "kbs", "attest", "--url", slow_drip.url, "--tee", "sample", "--timeout", "2")
+    _assert_deadline(result, seconds)
+    assert "did not answer within 2 s" in result.stderr
+
+
+def test_kbs_get_resource_drip(cli: Any, slow_drip: HostileServer) -> None:
+    result, seconds = _timed(
+        cli, "kbs", "get-resource", "--url", slow_drip.url, "--tee", "sample", "--path", "default/key/k1",
+        "--timeout", "2",
+    )  # fmt: skip
+    _assert_deadline(result, seconds)
+
+
+def test_as_attest_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence.json"
+    evidence.write_text(json.dumps({"svn": "1", "report_data": "00"}))
+    result, seconds = _timed(
+        cli, "as", "attest", "--url", slow_drip.url, "--tee", "sample", "--evidence", evidence, "--timeout", "2"
+    )
+    _assert_deadline(result, seconds)
+
+
+def _plain_manifest(tmp_path: Path, algorithm_uri: str) -> Path:
+    document = {
+        "computation_id": "deadline",
+        "algorithm": {"uri": algorithm_uri, "algo_type": "bin", "hash": hashlib.sha3_256(b"x").hexdigest()},
+        "datasets": [],
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_run_download_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path) -> None:
+    manifest = _plain_manifest(tmp_path, f"{slow_drip.url}/algo")
+    results = tmp_path / "results"
+    result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0", "--results", results)
+    _assert_deadline(result, seconds)
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_run_kbs_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path) -> None:
+    document = {
+        "computation_id": "deadline",
+        "algorithm": {
+            "uri": "file:///nonexistent/algo.enc",
+            "encrypted": True,
+            "kbs_resource_path": "default/key/algo",
+            "algo_type": "bin",
+            "hash": hashlib.sha3_256(b"x").hexdigest(),
+        },
+        "kbs": {"url": slow_drip.url},
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(document))
+    algo = tmp_path / "algo.enc"
+    algo.write_bytes(os.urandom(64))
+    document["algorithm"]["uri"] = algo.as_uri()  # type: ignore[index]
+    manifest.write_text(json.dumps(document))
+    result, seconds = _timed(cli, "run", manifest, "--tee", "sample", "--network-timeout", "2", "--retries", "0")
+    _assert_deadline(result, seconds)
+
+
+def test_decrypt_image_kbs_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path) -> None:
+    from tests.oci_images import build_image
+
+    source = tmp_path / "img"
+    build_image(source, [{"app/main": b"hello"}])
+    kek = tmp_path / "kek"
+    cli("keys", "new", kek)
+    cli(
+        "encrypt", "image", f"oci:{source}", f"oci:{tmp_path / 'enc'}", "--keyid", "kbs:///default/key/k1", "--key", kek
+    )
+    result, seconds = _timed(
+        cli, "decrypt", "image", f"oci:{tmp_path / 'enc'}", f"oci:{tmp_path / 'dec'}", "--kbs-url", slow_drip.url,
+        "--tee", "sample", "--timeout", "2",
+    )  # fmt: skip
+    _assert_deadline(result, seconds)
+    assert not (tmp_path / "dec").exists() or not any((tmp_path / "dec" / "blobs" / "sha256").glob("*"))
+
+
+def test_keyprovider_kbs_drip(cli: Any, slow_drip: HostileServer) -> None:
+    packet = {
+        "kid": "kbs:///default/key/k1",
+        "wrapped_data": base64.b64encode(os.urandom(80)).decode(),
+        "iv": base64.b64encode(os.urandom(12)).decode(),
+        "wrap_type": "A256GCM",
+    }
+    request = {
+        "op": "keyunwrap",
+        "keyunwrapparams": {"annotation": base64.b64encode(json.dumps(packet).encode()).decode()},
+    }
+    started = time.monotonic()
+    result = cli("keyprovider", "--kbs-url", slow_drip.url, "--timeout", "2", input=json.dumps(request), expect=None)
+    _assert_deadline(result, time.monotonic() - started)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_gcs_down_endpoint(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("google.cloud.storage", reason="the gcs extra is not installed")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{_closed_port()}")
+    manifest = _plain_manifest(tmp_path, "gs://bucket/algo")
+    result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0")
+    _assert_deadline(result, seconds, timeout=4.0)
+
+
+def test_s3_down_endpoint(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("boto3", reason="the s3 extra is not installed")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    manifest = _plain_manifest(tmp_path, "s3://bucket/algo")
+    result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0")
+    _assert_deadline(result, seconds, timeout=4.0)
+
+
+def test_gcs_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("google.cloud.storage", reason="the gcs extra is not installed")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", slow_drip.url)
+    manifest = _plain_manifest(tmp_path, "gs://bucket/algo")
+    result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0")
+    _assert_deadline(result, seconds)
