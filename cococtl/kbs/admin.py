@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from cococtl.crypto.keys import read_regular_file
 from cococtl.errors import InvalidInputError, NotFoundError
 from cococtl.kbs import jwt
 from cococtl.kbs.b64 import b64url
@@ -22,7 +23,7 @@ from cococtl.policy.rego import check_policy
 
 def load_ed25519_key(path: Path) -> ed25519.Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_regular_file(path, 64 << 10, "admin key"), password=None)
     except FileNotFoundError:
         raise NotFoundError(f"admin key {path} does not exist") from None
     except (ValueError, TypeError) as exc:

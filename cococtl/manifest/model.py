@@ -237,10 +237,10 @@ def schema_problems(document: Any) -> list[tuple[str, str]]:
         message = error.message
         if path.endswith(".hash"):
             message = (
-                f"{error.instance!r} is not a SHA3-256 hash: use 32 integers, 64 hex digits or base64 of "
-                "32 bytes (in YAML, quote hex digits)"
+                f"{printable(repr(error.instance), 80)} is not a SHA3-256 hash: use 32 integers, 64 hex digits or"
+                " base64 of 32 bytes (in YAML, quote hex digits)"
             )
-        problems.append((path, message))
+        problems.append((path, printable(message, 300)))
     return problems
 
 
