@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -17,13 +18,28 @@ def fetch_file(uri: str, directory: Path, settings: FetchSettings) -> Path:
     source = Path(unquote(parts.path))
     target = directory / download_name(uri)
     try:
-        with open(source, "rb") as reader, os.fdopen(open_private(target), "wb") as writer:
-            while chunk := reader.read(1 << 20):
-                writer.write(chunk)
-                if settings.progress is not None:
-                    settings.progress(len(chunk))
+        # Non-blocking open and fstat first: a FIFO, /dev/zero or a socket is refused at once instead of blocking
+        # or filling the disk; a regular file is copied up to the size it had when opened.
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise NotFoundError(f"{uri}: no such file") from None
     except IsADirectoryError:
         raise InvalidInputError(f"{uri} is a directory") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, FIFO or socket)"
+        raise InvalidInputError(f"{uri} is {kind}: a dataset or algorithm must be a regular file")
+    os.set_blocking(fd, True)
+    remaining = info.st_size
+    try:
+        with os.fdopen(fd, "rb") as reader, os.fdopen(open_private(target), "wb") as writer:
+            while remaining > 0 and (chunk := reader.read(min(1 << 20, remaining))):
+                remaining -= len(chunk)
+                writer.write(chunk)
+                if settings.progress is not None:
+                    settings.progress(len(chunk))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target

@@ -645,3 +645,23 @@ def test_upload_mode_runs_local_files_with_the_same_hash_checks(tmp_path: Path, 
     result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out3",
                  "--algorithm", tmp_path / "algo.sh", "--dataset", wrong, expect=3)  # fmt: skip
     assert "other.csv" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_dataset_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, cli: Any, kind: str) -> None:
+    # file:///dev/zero would fill the disk and a FIFO would block: both are refused before any byte is read.
+    if kind == "device":
+        source = Path("/dev/zero")
+    else:
+        source = tmp_path / "fifo"
+        os.mkfifo(source)
+    (tmp_path / "algo.sh").write_text(BIN_ALGORITHM)
+    document = {
+        "algorithm": {"uri": f"file://{tmp_path / 'algo.sh'}", "algo_type": "bin",
+                      "hash": hashlib.sha3_256(BIN_ALGORITHM.encode()).hexdigest()},
+        "datasets": [{"uri": f"file://{source}", "filename": "d.bin", "hash": "11" * 32}],
+    }  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    started = time.monotonic()
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", expect=3)
+    assert "not a regular file" in result.stderr and time.monotonic() - started < 10
