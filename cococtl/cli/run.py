@@ -128,6 +128,9 @@ def run(
 
     uploads = Uploads(algorithm_file, tuple(_upload(item) for item in dataset_files or ()))
     parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url, uploads=uploads)
+    for note in parsed.notes:
+        if "ignored" in note:
+            out.warning(note)  # Cocos ignores unknown keys too; a typo would go unnoticed otherwise
     keys: KeySource
     if keys_file is not None:
         keys = OfflineKeySource(keys_file)

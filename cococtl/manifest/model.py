@@ -226,6 +226,32 @@ def _json_path(parts: Any) -> str:
     return path
 
 
+def drop_unknown_keys(document: Any) -> list[str]:
+    """Remove (in place) the keys the schema does not know, as Go's json.Unmarshal ignores unknown fields
+    (Cocos reads manifests that way: cli/checksum.go, agent/cvms/api/grpc/client.go); return a note for each."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    notes: list[str] = []
+    for _ in range(16):  # nested objects: each pass removes one level's unknown keys
+        found = [e for e in validator.iter_errors(document) if e.validator == "additionalProperties"]
+        if not found:
+            break
+        for error in found:
+            known = set((error.schema or {}).get("properties", {}))
+            if not isinstance(error.instance, dict):
+                continue
+            unknown = sorted(k for k in error.instance if k not in known)
+            for key in unknown:
+                del error.instance[key]
+            if unknown:
+                shown = ", ".join(printable(k, 40) for k in unknown[:5])
+                notes.append(
+                    f"{_json_path(error.absolute_path)}: unknown key(s) {shown} ignored, as Cocos ignores them"
+                )
+    return notes
+
+
 def schema_problems(document: Any) -> list[tuple[str, str]]:
     """Every JSON Schema violation of the (snake_case) document, with its JSON path."""
     import jsonschema
@@ -436,6 +462,7 @@ def build_manifest(
     document, camel = _snake_keys(_drop_nulls(raw))
     if not isinstance(document, dict):
         raise ManifestError([("$", "a manifest must be a JSON/YAML object")], source=source)
+    ignored = drop_unknown_keys(document)
     problems = schema_problems(document) or _go_problems(document)
     if problems:
         raise ManifestError(problems, source=source)
@@ -445,7 +472,7 @@ def build_manifest(
     algorithm_raw = document["algorithm"]
     form = "protojson" if camel else ("go" if "source" in algorithm_raw or "id" in document else "seed")
     go_form = form != "seed"
-    notes: list[str] = []
+    notes: list[str] = list(ignored)
     algo = _resource_fields(
         algorithm_raw,
         "$.algorithm",

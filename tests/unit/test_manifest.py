@@ -169,7 +169,16 @@ def test_every_problem_has_a_json_path() -> None:
 def test_schema_errors() -> None:
     problems = _problems({"algorithm": {"uri": "https://h/a", "algo_type": "binary", "hash": [1]}, "bogus": 1})
     paths = [p for p, _ in problems]
-    assert "$" in paths and "$.algorithm.algo_type" in paths and "$.algorithm.hash" in paths
+    assert "$.algorithm.algo_type" in paths and "$.algorithm.hash" in paths
+    assert "$" not in paths  # an unknown key is ignored, as Go's json.Unmarshal ignores it
+
+
+def test_unknown_keys_are_ignored_with_a_note_like_go() -> None:
+    manifest = build_manifest(
+        {"algorithm": {"uri": "https://h/a", "hash": "11" * 32, "colour": "red"}, "bogus": 1}, source="m"
+    )
+    assert any("unknown key(s) bogus ignored" in note for note in manifest.notes)
+    assert any(note.startswith("$.algorithm: unknown key(s) colour") for note in manifest.notes)
 
 
 def test_oci_algorithm_needs_type_and_disabled_kbs() -> None:
