@@ -211,6 +211,10 @@ def root(
     ] = None,
 ) -> None:
     ctx.obj = Output(json=json_output, verbosity=verbose, quiet=quiet, debug=debug)
+    from cococtl.notices import set_quiet
+
+    set_quiet(quiet)
+    ctx.call_on_close(lambda: set_quiet(False))
     from cococtl.config import config_path
 
     if profile is not None or config_path().is_file():

@@ -10,7 +10,6 @@ the current directory, then ``~/.trustee/admin-token``; ``--admin-key`` mints a 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +129,9 @@ class KbsSettings:
 
         credentials = AdminCredentials.from_options(self.admin_token_file, self.admin_key, self.role)
         if credentials.token is None and credentials.key is None:
-            print("warning: no admin credentials given: this works only with an InsecureAllowAll KBS", file=sys.stderr)
+            from cococtl.notices import warn
+
+            warn("no admin credentials given: this works only with an InsecureAllowAll KBS")
         return KbsAdmin(self.client(), credentials)
 
 

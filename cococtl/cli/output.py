@@ -39,7 +39,11 @@ class Output:
             print(message, file=sys.stderr, flush=True)
 
     def warning(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        """A warning (stderr; hidden by -q, which promises errors only)."""
+        from cococtl.notices import warn
+
+        if not self.quiet:
+            warn(message, once=False)
 
     def result_text(self, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from cococtl.errors import InvalidInputError
@@ -63,10 +62,9 @@ def choose_attester(tee: str, attester_cmd: str | None, *, warn: bool = True) ->
         found = detect_tee()
         if found is None:
             if warn:
-                print(
-                    "warning: no TEE detected: using sample evidence (accepted only by test KBS setups)",
-                    file=sys.stderr,
-                )
+                from cococtl.notices import warn as notice
+
+                notice("no TEE detected: using sample evidence (accepted only by test KBS setups)")
             return SampleAttester()
         tee = found
     if tee == "sample":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from cococtl.netutil import ca_bundle
 
 PROTOCOL_VERSION = "0.4.0"
 USER_AGENT = "cococtl"
-_WARNED_PLAIN_HTTP: set[str] = set()
 
 
 def canonical_json(value: Any) -> bytes:
@@ -88,9 +86,10 @@ class KbsClient:
         self.url = self.url.rstrip("/")
         if not self.url.startswith(("http://", "https://")):
             raise InvalidInputError(f"KBS URL {self.url!r} must start with http:// or https://")
-        if self.url.startswith("http://") and self.url not in _WARNED_PLAIN_HTTP:
-            _WARNED_PLAIN_HTTP.add(self.url)
-            print(f"warning: talking to the KBS over plain HTTP ({self.url})", file=sys.stderr)
+        if self.url.startswith("http://"):
+            from cococtl.notices import warn
+
+            warn(f"talking to the KBS over plain HTTP ({self.url})")  # once per URL per process
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
 
