@@ -46,12 +46,10 @@ class Output:
             warn(message, once=False)
 
     def result_text(self, text: str) -> None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        _write_stdout(text if text.endswith("\n") else text + "\n")
 
     def result_json(self, document: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
-        sys.stdout.flush()
+        _write_stdout(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[ProgressHandle | None]:
@@ -118,6 +116,25 @@ def get_output(ctx: typer.Context) -> Output:
     if not isinstance(root.obj, Output):
         root.obj = Output()
     return root.obj
+
+
+def _write_stdout(text: str) -> None:
+    """All of ``text`` on stdout. Under PYTHONUNBUFFERED the text layer writes straight to the file descriptor and
+    drops a short write (a reader that went away mid-write: ``| head``), so the descriptor is written here until
+    everything is out or EPIPE says the reader is gone (then BrokenPipeError: exit 141)."""
+    import io
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        sys.stdout.write(text)  # an in-memory stdout (tests, embedding)
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="replace"))
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def report_error(exc: CococtlError, *, as_json: bool = False) -> None:

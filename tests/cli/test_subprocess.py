@@ -49,12 +49,20 @@ def test_closed_pipe_has_no_traceback(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
-def test_keys_generate_into_head(script_runner: Any) -> None:
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_keys_generate_into_head(script_runner: Any, unbuffered: str) -> None:
+    # Exit 141 like a program killed by SIGPIPE, also under PYTHONUNBUFFERED (a short write is not dropped).
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
     result = subprocess.run(
-        ["bash", "-c", "cococtl keys generate --count 5000 | head -n 2"], capture_output=True, text=True, check=True
+        ["bash", "-c", "cococtl keys generate --count 50000 | head -n 2; exit ${PIPESTATUS[0]}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
     )
-    assert result.stdout.startswith("{\n")
-    assert "Traceback" not in result.stderr
+    assert result.stdout.startswith("{\n") and result.returncode == 141
+    assert result.stderr == ""
 
 
 HEAVY = ("typer", "click", "rich", "requests", "cryptography", "boto3", "google.cloud", "jsonschema", "yaml", "grpc")
