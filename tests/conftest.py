@@ -42,7 +42,11 @@ class CliResult:
 
     @property
     def json(self) -> Any:
-        return json.loads(self.stdout)
+        """The result document without the envelope's ``schema_version`` (tests/cli/test_envelope.py checks it)."""
+        document = json.loads(self.stdout)
+        if isinstance(document, dict):
+            document.pop("schema_version", None)
+        return document
 
 
 @pytest.fixture

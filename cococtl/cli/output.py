@@ -49,7 +49,8 @@ class Output:
         _write_stdout(text if text.endswith("\n") else text + "\n")
 
     def result_json(self, document: dict[str, Any]) -> None:
-        _write_stdout(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        """The one result document; every one carries ``schema_version`` (bumped when a key changes meaning)."""
+        _write_stdout(json.dumps({"schema_version": SCHEMA_VERSION, **document}, indent=2, sort_keys=False) + "\n")
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[ProgressHandle | None]:
@@ -116,6 +117,9 @@ def get_output(ctx: typer.Context) -> Output:
     if not isinstance(root.obj, Output):
         root.obj = Output()
     return root.obj
+
+
+SCHEMA_VERSION = 1
 
 
 def _write_stdout(text: str) -> None:

@@ -136,6 +136,7 @@ def test_keys_new_cli(tmp_path: Path) -> None:
     assert (tmp_path / "pub.pem").read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
     # The default is unchanged: 32 raw bytes, mode 0600.
     assert json.loads(invoke("--json", "keys", "new", tmp_path / "raw").stdout) == {
+        "schema_version": 1,
         "key_file": str(tmp_path / "raw"),
         "bytes": 32,
     }
