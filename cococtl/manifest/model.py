@@ -279,15 +279,26 @@ def _go_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """
     problems: list[tuple[str, str]] = []
     resources = [("$.algorithm", document.get("algorithm"))]
-    resources += [(f"$.datasets[{i}]", d) for i, d in enumerate(document.get("datasets") or [])]
+    datasets = document.get("datasets")
+    resources += [(f"$.datasets[{i}]", d) for i, d in enumerate(datasets if isinstance(datasets, list) else [])]
     keys = [(f"{path}.user_key", r.get("user_key")) for path, r in resources if isinstance(r, dict)]
-    for index, consumer in enumerate(document.get("result_consumers") or []):
+    consumers = document.get("result_consumers")
+    for index, consumer in enumerate(consumers if isinstance(consumers, list) else []):
         if isinstance(consumer, dict):
             keys.append((f"$.result_consumers[{index}].user_key", consumer.get("user_key")))
     for path, resource in resources:
         value = resource.get("hash") if isinstance(resource, dict) else None
         if isinstance(value, list) and any(isinstance(item, float) for item in value):
             problems.append((f"{path}.hash", "hash elements must be integers (Go rejects 1.0 for a byte)"))
+        elif isinstance(value, list) and 0 < len(value) < 32:
+            # Go decodes a short array into [32]byte zero-filled: that hash can never match, so Cocos fails later.
+            problems.append(
+                (
+                    f"{path}.hash",
+                    f"{len(value)} integers: Cocos reads them zero-filled to 32 bytes ([32]byte), so the hash could"
+                    " never match; give all 32",
+                )
+            )
     for path, key in keys:
         if isinstance(key, str):
             try:
@@ -298,10 +309,11 @@ def _go_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _decode_hash(value: Any) -> bytes | None:
+    """The 32 bytes, read as Go reads [32]byte: none (or []) is no hash, extra integers are dropped."""
     if value is None:
         return None
     if isinstance(value, list):
-        return bytes(value)
+        return bytes(value[:32]).ljust(32, b"\0")  # [] is 32 zero bytes, as in Go (and never matches)
     text = str(value)
     if len(text) == 64:
         return bytes.fromhex(text)
@@ -426,6 +438,9 @@ def _resource_fields(
             problems.append((f"{path}.kbs_resource_path", "the resource is encrypted but names no KBS resource"))
         if not kbs_enabled:
             problems.append((f"{path}.kbs.enabled", "the resource is encrypted but its KBS is disabled"))
+    raw_hash = raw.get("hash")
+    if isinstance(raw_hash, list) and len(raw_hash) > 32:
+        notes.append(f"{path}.hash: {len(raw_hash)} integers: only the first 32 count, as Go's [32]byte drops the rest")
     if kbs_path:
         try:
             kbs_path = parse_resource_path(kbs_path).path
@@ -463,7 +478,7 @@ def build_manifest(
     if not isinstance(document, dict):
         raise ManifestError([("$", "a manifest must be a JSON/YAML object")], source=source)
     ignored = drop_unknown_keys(document)
-    problems = schema_problems(document) or _go_problems(document)
+    problems = schema_problems(document) + _go_problems(document)
     if problems:
         raise ManifestError(problems, source=source)
     for_run = uploads is not None
