@@ -10,6 +10,7 @@ without padding; the AS answers failures with 500 (evaluation) or 400 (a body it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,9 @@ class AttestationServiceClient:
         text = printable("; ".join(line.strip() for line in response.text.splitlines() if line.strip()), 500)
         if response.status_code == 200:
             return str(response.text)
+        if response.status_code == 500 and re.search(r"Policy `[^`]*` not found", text):
+            # attestation-service token broker: an unknown policy id (seen against Trustee 78962cd4).
+            raise NotFoundError(f"{what}: the attestation service has no such policy: {text}")
         if response.status_code in (401, 403, 500):
             raise DeniedError(f"{what}: the attestation service refused: {text}")
         if response.status_code == 400:

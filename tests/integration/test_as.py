@@ -20,6 +20,7 @@ class Recorder:
     def __init__(self) -> None:
         self.bodies: list[tuple[str, dict[str, Any]]] = []
         self.reject = False
+        self.reject_body = b"An internal error occured: \n0: attestation report evaluate\n1: policy denied"
 
 
 def _b64url(text: str) -> bytes:
@@ -93,7 +94,7 @@ def restful_as() -> Iterator[tuple[str, Recorder]]:
                     self._answer(400, f"Json deserialize error: {error!r}".encode())
                     return
             if recorder.reject:
-                self._answer(500, b"An internal error occured: \n0: attestation report evaluate\n1: policy denied")
+                self._answer(500, recorder.reject_body)
             elif self.path == "/attestation":
                 self._answer(200, b"eyJhbGciOiJSUzM4NCJ9.eyJ0ZWUiOiJzbnAifQ.c2ln")
             elif self.path == "/challenge":
@@ -211,3 +212,15 @@ def test_policies_challenge_and_jwks(cli: Any, restful_as: tuple[str, Recorder])
     assert cli("as", "challenge", "--url", url, "--tee", "se").stdout.strip() == "challenge-for-se"
     assert recorder.bodies[-1] == ("/challenge", {"tee": "se", "tee_params": ""})
     assert cli("as", "jwks", "--url", url).json["keys"][0]["kty"] == "EC"
+
+
+def test_an_unknown_policy_is_not_found(cli: Any, restful_as: tuple[str, Recorder]) -> None:
+    # What Trustee's restful-as answered for --policy-id nope (recorded by hand, 78962cd4).
+    url, recorder = restful_as
+    recorder.reject_body = (
+        b"An internal error occured: \n0: attestation report evaluate\n1: Policy `nope_cpu.rego` not found"
+    )
+    recorder.reject = True
+    result = cli("as", "attest", "--url", url, "--tee", "snp", "--evidence", VECTORS / "snp-evidence.json",
+                 "--policy-id", "nope", expect=6)  # fmt: skip
+    assert "no such policy" in result.stderr
