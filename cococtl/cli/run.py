@@ -157,15 +157,15 @@ def run(
         wasm_runtime=wasm_runtime,
         wasm_datasets=wasm_datasets,
     )
-    from cococtl.compute.runner import check_outputs, unverified_resources
+    from cococtl.compute.runner import check_hashes, check_outputs
 
     check_outputs(options)
     from cococtl.compute.workdir import remove_stale_workdirs
 
     for stale in remove_stale_workdirs():
         out.status(f"removed {stale}: the work directory (with plaintext) of a run that was killed")
-    unverified = unverified_resources(parsed)
-    if unverified and allow_unverified:
+    unverified = check_hashes(parsed, options)  # before anything is said or done
+    if unverified:
         out.warning(
             f"--allow-unverified: {len(unverified)} resource(s) run WITHOUT an integrity check "
             f"({', '.join(unverified[:3])}); the report records verified: false"

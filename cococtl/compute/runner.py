@@ -233,6 +233,18 @@ def check_outputs(options: RunOptions) -> None:
         raise OutputExistsError(f"--results {target} is not empty", hint="pass --force to replace files in it")
 
 
+def check_hashes(manifest: ManifestSpec, options: RunOptions) -> list[str]:
+    """Refuse unhashed resources (Cocos does) unless ``allow_unverified``; return them."""
+    unverified = unverified_resources(manifest)
+    if unverified and not options.allow_unverified:
+        raise InvalidInputError(
+            f"{len(unverified)} resource(s) have no hash ({', '.join(unverified[:3])}): Cocos refuses them"
+            " (a missing hash never matches)",
+            hint="give each resource its SHA3-256 (cococtl checksum FILE), or --allow-unverified for development",
+        )
+    return unverified
+
+
 def _verify_hash(resource: ResourceSpec, digest: str, what: str) -> None:
     if resource.hash is None or not any(resource.hash):
         return  # allowed only with --allow-unverified (checked before the run starts)
@@ -287,13 +299,7 @@ def run_computation(
     report = RunReport(manifest.computation_id, log)
     try:
         check_outputs(options)
-        unverified = unverified_resources(manifest)
-        if unverified and not options.allow_unverified:
-            raise InvalidInputError(
-                f"{len(unverified)} resource(s) have no hash ({', '.join(unverified[:3])}): Cocos refuses them"
-                " (a missing hash never matches)",
-                hint="give each resource its SHA3-256 (cococtl checksum FILE), or --allow-unverified for development",
-            )
+        check_hashes(manifest, options)
         log.enter(State.RECEIVING_MANIFEST, Status.COMPLETED)
         with work_directory(options.workdir_parent, keep=options.keep_workdir) as work:
             if options.keep_workdir:
