@@ -109,6 +109,20 @@ class KbsGroup(TyperGroup):
         return command
 
 
+class ProvisionGroup(TyperGroup):
+    """For commands that upload to a KBS given by their own option (``secret seal … --provision-to-kbs URL``):
+    the same TLS, timeout and admin options (environment variables and token discovery included), defined once."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None or getattr(command, "_kbs_options", False):
+            return command
+        shared = {k: v for k, v in {**_CONNECTION, **_ADMIN}.items() if k != "url"}
+        command.params.extend(_options(shared, with_env=True))
+        command._kbs_options = True  # type: ignore[attr-defined]
+        return command
+
+
 @dataclass(frozen=True)
 class KbsSettings:
     url: str

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cococtl.cli.choices import Tee, TeeKeyType
+from cococtl.cli.kbs_options import ProvisionGroup
 from cococtl.cli.output import get_output
 
 app = typer.Typer(
@@ -30,22 +31,8 @@ AttesterCmdOpt = Annotated[
         "--attester-cmd", metavar="CMD", help="Program printing evidence JSON; {report_data_hex} is replaced."
     ),
 ]
-TokenFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--admin-token-file",
-        metavar="FILE",
-        envvar="COCOCTL_ADMIN_TOKEN_FILE",
-        help="Admin bearer token for --provision-to-kbs (Trustee >= 0.21).",
-    ),
-]
-AdminKeyOpt = Annotated[
-    Path | None,
-    typer.Option("--admin-key", metavar="PEM", help="Ed25519 key minting a short-lived admin JWT (Trustee 0.16-0.20)."),
-]
-RoleOpt = Annotated[str | None, typer.Option("--role", help="Role claim of minted admin tokens.")]
 
-seal_app = typer.Typer(no_args_is_help=True, help="Make a signed sealed secret (sealed.<JWS>).")
+seal_app = typer.Typer(cls=ProvisionGroup, no_args_is_help=True, help="Make a signed sealed secret (sealed.<JWS>).")
 app.add_typer(seal_app, name="seal")
 
 KidOpt = Annotated[
@@ -133,28 +120,20 @@ def _emit(ctx: typer.Context, sealed: str, output: Path | None, force: bool, ext
         out.result_text(sealed)
 
 
-def _provision(
-    url: str,
-    uploads: list[tuple[str, bytes]],
-    cert_file: Path | None,
-    timeout: float,
-    token_file: Path | None,
-    admin_key: Path | None,
-    role: str | None,
-    ctx: typer.Context,
-) -> list[str]:
+def _provision(url: str, uploads: list[tuple[str, bytes]], ctx: typer.Context) -> list[str]:
+    from cococtl.cli.kbs_options import kbs_settings
     from cococtl.kbs.admin import AdminCredentials, KbsAdmin
     from cococtl.kbs.client import KbsClient
 
-    credentials = AdminCredentials.from_options(token_file, admin_key, role)
+    settings = kbs_settings(ctx)  # --cert-file, --timeout and the admin options of the seal command
+    credentials = AdminCredentials.from_options(settings.admin_token_file, settings.admin_key, settings.role)
     if credentials.token is None and credentials.key is None:
         get_output(ctx).warning("no admin credentials given: this works only with an InsecureAllowAll KBS")
-    client = KbsClient(url, cert_file=str(cert_file) if cert_file else None, timeout=timeout)
-    admin = KbsAdmin(client, credentials)
+    admin = KbsAdmin(KbsClient(url, cert_file=settings.cert_file, timeout=settings.timeout), credentials)
     try:
         done = [admin.set_resource(path, data) for path, data in uploads]
     finally:
-        client.close()
+        admin.client.close()
     for path in done:
         get_output(ctx).status(f"provisioned {path} to {url}")
     return done
@@ -216,11 +195,6 @@ def seal_vault(
     output: OutputOpt = None,
     force: ForceOpt = False,
     provision_to_kbs: ProvisionOpt = None,
-    cert_file: CertOpt = None,
-    timeout: KbsTimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """A vault secret: a signed pointer to a resource the KBS (or another provider) releases to the guest."""
     from cococtl.errors import InvalidInputError
@@ -257,7 +231,7 @@ def seal_vault(
             uploads.append((resource_name(resource_uri, what="--resource-uri"), _read_file(secret_file)))
         else:
             get_output(ctx).warning("no --secret-file: provision the secret itself separately")
-        provisioned = _provision(provision_to_kbs, uploads, cert_file, timeout, admin_token_file, admin_key, role, ctx)
+        provisioned = _provision(provision_to_kbs, uploads, ctx)
     elif provider.lower() == "kbs":
         get_output(ctx).detail("provision the secret and the public key to the KBS separately")
     _emit(ctx, sealed, output, force, {"type": "vault", "kid": kid, "provisioned": provisioned})
@@ -287,11 +261,6 @@ def seal_envelope(
     output: OutputOpt = None,
     force: ForceOpt = False,
     provision_to_kbs: ProvisionOpt = None,
-    cert_file: CertOpt = None,
-    timeout: KbsTimeoutOpt = 30.0,
-    admin_token_file: TokenFileOpt = None,
-    admin_key: AdminKeyOpt = None,
-    role: RoleOpt = None,
 ) -> None:
     """An envelope secret: the value under a fresh AES-256-GCM key, that key wrapped by the KBS key at --key-uri."""
     import os
@@ -326,16 +295,7 @@ def seal_envelope(
     if provision_to_kbs is not None:
         path = kbs_kid(kid)
         assert path is not None
-        provisioned = _provision(
-            provision_to_kbs,
-            [(path, _public_bytes(signer, kid)), (key_path, kek)],
-            cert_file,
-            timeout,
-            admin_token_file,
-            admin_key,
-            role,
-            ctx,
-        )
+        provisioned = _provision(provision_to_kbs, [(path, _public_bytes(signer, kid)), (key_path, kek)], ctx)
     get_output(ctx).warning(
         "provider kbs envelopes are unsealed by cococtl; upstream CDH has no kbs envelope decrypter (use a vault"
         " secret for guests)"
