@@ -71,7 +71,7 @@ class Output:
         bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
-            DownloadColumn(),
+            DownloadColumn(binary_units=True),  # MiB, GiB
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
