@@ -9,7 +9,6 @@ the current directory, then ``~/.trustee/admin-token``; ``--admin-key`` mints a 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,24 +137,28 @@ class KbsSettings:
 
         return KbsClient(self.url, cert_file=self.cert_file, timeout=self.timeout)
 
-    def admin(self) -> Any:
-        from cococtl.kbs.admin import AdminCredentials, KbsAdmin
+    def credentials(self) -> Any:
+        """The admin credentials (a warning when there are none: only an InsecureAllowAll KBS takes that)."""
+        from cococtl.kbs.admin import AdminCredentials
 
         credentials = AdminCredentials.from_options(self.admin_token_file, self.admin_key, self.role)
         if credentials.token is None and credentials.key is None:
             from cococtl.notices import warn
 
             warn("no admin credentials given: this works only with an InsecureAllowAll KBS")
-        return KbsAdmin(self.client(), credentials)
+        return credentials
+
+    def admin(self) -> Any:
+        from cococtl.kbs.admin import KbsAdmin
+
+        return KbsAdmin(self.client(), self.credentials())
 
 
-def discover_admin_token(explicit: Path | None) -> tuple[Path | None, str | None]:
-    """(token file, where it came from), in kbs-client's order."""
+def discover_admin_token(explicit: Path | None, source: str) -> tuple[Path | None, str | None]:
+    """(token file, where it came from), in kbs-client's order: the option or its environment variable
+    (``source`` says which), then the docker-compose tree under the current directory, then ~/.trustee."""
     if explicit is not None:
-        return explicit, "--admin-token-file"
-    from_env = os.environ.get("COCOCTL_ADMIN_TOKEN_FILE")
-    if from_env:
-        return Path(from_env), "COCOCTL_ADMIN_TOKEN_FILE"
+        return explicit, source
     for candidate, where in (
         (Path("kbs/config/docker-compose/admin-token"), "kbs/config/docker-compose/admin-token"),
         (Path.home() / ".trustee" / "admin-token", "~/.trustee/admin-token"),
@@ -177,10 +180,10 @@ def kbs_settings(ctx: Any) -> KbsSettings:
     token_file, source = (None, None)
     if admin_key is None:
         explicit = Path(given["admin_token_file"]) if given.get("admin_token_file") else None
-        if explicit is not None and "admin_token_file" in ctx.meta.get(_META + ".env", set()):
-            token_file, source = explicit, "COCOCTL_ADMIN_TOKEN_FILE"
-        else:
-            token_file, source = discover_admin_token(explicit)
+        from_env = "admin_token_file" in ctx.meta.get(_META + ".env", set())
+        token_file, source = discover_admin_token(
+            explicit, "COCOCTL_ADMIN_TOKEN_FILE" if from_env else "--admin-token-file"
+        )
     return KbsSettings(
         url=str(given.get("url") or DEFAULT_URL),
         cert_file=str(given["cert_file"]) if given.get("cert_file") else None,

@@ -122,14 +122,12 @@ def _emit(ctx: typer.Context, sealed: str, output: Path | None, force: bool, ext
 
 def _provision(url: str, uploads: list[tuple[str, bytes]], ctx: typer.Context) -> list[str]:
     from cococtl.cli.kbs_options import kbs_settings
-    from cococtl.kbs.admin import AdminCredentials, KbsAdmin
+    from cococtl.kbs.admin import KbsAdmin
     from cococtl.kbs.client import KbsClient
 
     settings = kbs_settings(ctx)  # --cert-file, --timeout and the admin options of the seal command
-    credentials = AdminCredentials.from_options(settings.admin_token_file, settings.admin_key, settings.role)
-    if credentials.token is None and credentials.key is None:
-        get_output(ctx).warning("no admin credentials given: this works only with an InsecureAllowAll KBS")
-    admin = KbsAdmin(KbsClient(url, cert_file=settings.cert_file, timeout=settings.timeout), credentials)
+    client = KbsClient(url, cert_file=settings.cert_file, timeout=settings.timeout)
+    admin = KbsAdmin(client, settings.credentials())
     try:
         done = [admin.set_resource(path, data) for path, data in uploads]
     finally:

@@ -49,7 +49,6 @@ GUEST_LAYER_TYPES = (
     "application/vnd.oci.image.layer.nondistributable.v1.tar",
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
 )
-ENCRYPTABLE = GUEST_LAYER_TYPES
 ManifestTransform = Callable[[PlatformImage], dict[str, Any]]
 
 
@@ -185,7 +184,7 @@ def _encrypt_layer(
             f"layer {index} is already encrypted (for {old}): cococtl does not re-encrypt or add recipients",
             hint="decrypt the image first, or choose the plaintext layers with --layer",
         )
-    if media_type not in ENCRYPTABLE:
+    if media_type not in GUEST_LAYER_TYPES:
         raise InvalidInputError(f"layer {index} is {media_type}: the guest decrypts only OCI tar / tar+gzip layers")
     with open(source.existing_blob(digest), "rb") as reader, target.new_blob() as (temp, writer):
         result = encrypt_layer(reader, writer)
