@@ -64,16 +64,35 @@ def _walk(root: bytes, relative: bytes = b"") -> Iterator[tuple[bytes, os.stat_r
             yield path, info
 
 
-def _walk_regular(root: Path) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Walk order, regular files only: symlinks are never followed (so nothing outside ``root`` is read)."""
-    for relative, info in _walk(os.fsencode(root)):
+def _inside(root: bytes, relative: bytes) -> bool:
+    """Whether a symlink below ``root`` resolves to a regular file that is itself below ``root``."""
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(root, relative))
+    return os.path.commonpath([real_root, target]) == real_root and os.path.isfile(target)
+
+
+def _walk_zippable(root: Path, *, escaping: str = "refuse") -> Iterator[tuple[bytes, os.stat_result]]:
+    """Walk order: regular files, and symlinks to regular files inside ``root`` (Go stores their lstat header
+    with the target's bytes). A link that leaves the tree, dangles or names a directory is refused (Go would
+    read outside the tree, or fail), or with ``escaping="skip"`` left out with a warning (algorithm results)."""
+    encoded = os.fsencode(root)
+    for relative, info in _walk(encoded):
         if stat.S_ISREG(info.st_mode):
             yield relative, info
+        elif stat.S_ISLNK(info.st_mode) and _inside(encoded, relative):
+            yield relative, info
+        elif stat.S_ISLNK(info.st_mode):
+            message = f"{os.fsdecode(relative)} is a symlink that does not point to a file inside {root}"
+            if escaping != "skip":
+                raise InvalidInputError(f"cannot zip {message}", hint="replace the link with the file it names")
+            from cococtl.notices import warn
+
+            warn(f"left out of the results: {message}")
 
 
 def result_files(results_dir: Path) -> list[Path]:
-    """Regular files under ``results_dir`` in Go's ``filepath.Walk`` order; symlinks are not followed."""
-    return [results_dir / os.fsdecode(relative) for relative, _ in _walk_regular(results_dir)]
+    """Files under ``results_dir`` in Go's ``filepath.Walk`` order; links leaving the tree are left out."""
+    return [results_dir / os.fsdecode(relative) for relative, _ in _walk_zippable(results_dir, escaping="skip")]
 
 
 def _needs_utf8_flag(name: bytes) -> bool:
@@ -205,16 +224,18 @@ def _write_central_directory(out: _CountingSink, entries: list[_Entry]) -> None:
     out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, records, records, size, offset, 0))
 
 
-def go_zip_directory(root: Path, sink: IO[bytes], *, mtime: int | None = FIXED_MTIME) -> list[str]:
+def go_zip_directory(
+    root: Path, sink: IO[bytes], *, mtime: int | None = FIXED_MTIME, escaping: str = "refuse"
+) -> list[str]:
     """Write Cocos' ``ZipDirectoryToMemory(root)`` bytes to ``sink``; return the entry names.
 
     ``mtime`` pins every entry's time (seconds since the epoch); None takes each file's own, as Cocos does.
-    Only regular files are zipped: where Go would store a symlink's lstat header with its target's bytes,
-    cococtl leaves symlinks out.
+    A symlink to a file inside ``root`` is stored as Go stores it (its lstat header, its target's bytes); one
+    that leaves the tree is refused, or left out with a warning when ``escaping="skip"``.
     """
     out = _CountingSink(sink)
     entries: list[_Entry] = []
-    for relative, info in _walk_regular(root):
+    for relative, info in _walk_zippable(root, escaping=escaping):
         seconds = info.st_mtime_ns // 1_000_000_000 if mtime is None else mtime
         dos_date, dos_time = _dos_time(seconds)
         entry = _Entry(
@@ -227,7 +248,8 @@ def go_zip_directory(root: Path, sink: IO[bytes], *, mtime: int | None = FIXED_M
             offset=out.count,
         )
         try:
-            fd = os.open(os.path.join(os.fsencode(root), relative), os.O_RDONLY | os.O_NOFOLLOW)
+            flags = os.O_RDONLY | (0 if stat.S_ISLNK(info.st_mode) else os.O_NOFOLLOW)
+            fd = os.open(os.path.join(os.fsencode(root), relative), flags)
         except OSError as error:
             raise InvalidInputError(f"cannot zip {os.fsdecode(relative)}: {error.strerror}") from None
         with os.fdopen(fd, "rb") as source:
@@ -237,10 +259,10 @@ def go_zip_directory(root: Path, sink: IO[bytes], *, mtime: int | None = FIXED_M
     return [os.fsdecode(entry.name) for entry in entries]
 
 
-def write_results_zip(results_dir: Path, destination: Path, *, force: bool) -> list[str]:
+def write_results_zip(results_dir: Path, destination: Path, *, force: bool, escaping: str = "skip") -> list[str]:
     """Write the deterministic (Go byte-identical, fixed-time) zip of ``results_dir``; return the entry names."""
     with atomic_output(destination, force=force, private=True) as raw:
-        return go_zip_directory(results_dir, raw)
+        return go_zip_directory(results_dir, raw, escaping=escaping)
 
 
 def collect_results(results_dir: Path, destination: Path, *, force: bool) -> CollectedResults:

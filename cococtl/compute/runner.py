@@ -48,7 +48,7 @@ class ResourceSpec(Protocol):
     @property
     def kbs_url(self) -> str | None: ...
     @property
-    def hash(self) -> bytes | None: ...
+    def hash(self) -> bytes: ...
 
 
 class DatasetSpec(ResourceSpec, Protocol):
@@ -221,7 +221,7 @@ def unverified_resources(manifest: ManifestSpec) -> list[str]:
     """URIs of the resources the manifest gives no (or an all-zero) hash for: Cocos fails them, since a zero
     hash never matches (agent/service.go compares the SHA3-256 of every received resource)."""
     resources: list[ResourceSpec] = [manifest.algorithm, *manifest.datasets]
-    return [r.uri for r in resources if r.hash is None or not any(r.hash)]
+    return [r.uri for r in resources if not any(r.hash)]
 
 
 def check_outputs(options: RunOptions) -> None:
@@ -246,7 +246,7 @@ def check_hashes(manifest: ManifestSpec, options: RunOptions) -> list[str]:
 
 
 def _verify_hash(resource: ResourceSpec, digest: str, what: str) -> None:
-    if resource.hash is None or not any(resource.hash):
+    if not any(resource.hash):
         return  # allowed only with --allow-unverified (checked before the run starts)
     if resource.hash.hex() != digest:
         raise IntegrityError(
@@ -323,7 +323,7 @@ def _pipeline(
     downloads = _download_all(manifest, peers, work, options.concurrency)
     report.resources = [r for _, r in downloads]
     for resource, resource_report in downloads:
-        resource_report.verified = resource.hash is not None and any(resource.hash)
+        resource_report.verified = any(resource.hash)
 
     keys: dict[tuple[str | None, str], bytes] = {}
     for kbs_url, paths in _key_paths(downloads, peers).items():
@@ -457,7 +457,7 @@ def _stage_dataset(
             os.replace(files[0], staged)
         else:
             # Cocos hashes the tree zipped by Go's archive/zip (internal/zip.go); write_results_zip writes it.
-            write_results_zip(tree, staged, force=True)
+            write_results_zip(tree, staged, force=True, escaping="refuse")
         digest = _sha3_of(staged)
         _verify_hash(spec, digest, f"dataset {filename}")
     else:

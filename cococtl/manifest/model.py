@@ -32,7 +32,7 @@ class Resource:
     encrypted: bool
     kbs_resource_path: str | None
     kbs_url: str | None
-    hash: bytes | None
+    hash: bytes  # 32 bytes; all zero when the manifest gives none (Go [32]byte)
 
 
 @dataclass(frozen=True)
@@ -308,10 +308,11 @@ def _go_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _decode_hash(value: Any) -> bytes | None:
-    """The 32 bytes, read as Go reads [32]byte: none (or []) is no hash, extra integers are dropped."""
+def _decode_hash(value: Any) -> bytes:
+    """The 32 bytes, read as Go reads [32]byte: a missing or null hash (or []) is 32 zero bytes, which no data
+    ever matches (the run refuses it unless ``--allow-unverified``); extra integers are dropped."""
     if value is None:
-        return None
+        return bytes(32)
     if isinstance(value, list):
         return bytes(value[:32]).ljust(32, b"\0")  # [] is 32 zero bytes, as in Go (and never matches)
     text = str(value)
@@ -465,6 +466,13 @@ def _default_filename(uri: str, index: int) -> str:
     return name
 
 
+def _looks_go_form(document: dict[str, Any]) -> bool:
+    """Cocos' own forms carry ``id`` (or a dataset ``source``); the seed form names ``computation_id``."""
+    datasets = document.get("datasets")
+    sourced = isinstance(datasets, list) and any(isinstance(d, dict) and "source" in d for d in datasets)
+    return "computation_id" not in document and ("id" in document or sourced)
+
+
 def build_manifest(
     raw: Any,
     *,
@@ -478,6 +486,9 @@ def build_manifest(
     if not isinstance(document, dict):
         raise ManifestError([("$", "a manifest must be a JSON/YAML object")], source=source)
     ignored = drop_unknown_keys(document)
+    if "algorithm" not in document and _looks_go_form(document):
+        # Go decodes a missing algorithm as its zero value: no source, so the agent waits for an upload.
+        document["algorithm"] = {}
     problems = schema_problems(document) + _go_problems(document)
     if problems:
         raise ManifestError(problems, source=source)
@@ -505,6 +516,9 @@ def build_manifest(
         algo_type = "bin" if algo["source_type"] != "oci-image" else ""
     if algo["source_type"] == "oci-image" and not algo_type:
         problems.append(("$.algorithm.algo_type", "an OCI algorithm needs an explicit algo_type (or --algo-type)"))
+    if algo_type == "docker" and algorithm_raw.get("algo_args"):
+        # agent/algorithm/docker/docker.go NewAlgorithm takes no arguments: the image's own command runs.
+        notes.append("$.algorithm.algo_args: not passed to a docker algorithm (Cocos runs the image's own command)")
     datasets = []
     uploaded = dict(uploads.datasets)
     for index, dataset_raw in enumerate(document.get("datasets") or []):

@@ -3,7 +3,7 @@
 Three things cococtl reimplements are judged by Go: source-type inference (Go's ``net/url.Parse`` plus the
 inference rule), manifest reading (``json.Unmarshal`` into Cocos' ``agent.Computation``, as cocos-cli does)
 and directory zips (Cocos' ``internal.ZipDirectoryToMemory``, whose SHA3-256 cocos-cli's own ``checksum``
-command prints). Differences cococtl keeps on purpose, or has not fixed yet, are strict xfails (issue #11).
+command prints). Where cococtl refuses what Go reads, a test names the later failure in Cocos that it anticipates.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from cococtl.compute.results import FIXED_MTIME, go_zip_directory, write_results_zip
+from cococtl.errors import InvalidInputError
 from cococtl.manifest.gourl import GoURLError, go_url_parse
 from cococtl.manifest.infer import infer_source_type
 from cococtl.manifest.model import ManifestError, build_manifest, parse_document
@@ -34,11 +35,6 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples" / "manifests"
 VECTORS = ROOT / "tests" / "vectors" / "cocos"
 DIGEST = "a" * 64
-ISSUE = "issue #11"
-
-
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"{reason} ({ISSUE})")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -445,29 +441,16 @@ AGREE_CASES = [
     pytest.param("[]", id="top-level-array"),
     pytest.param('"manifest"', id="top-level-string"),
     pytest.param("{", id="truncated"),
-    pytest.param(_variant(_set_hash(HASH[:31])), id="hash-31", marks=_xfail("Go zero-fills a short [32]byte")),
     pytest.param(_variant(_set_hash([*HASH, 1])), id="hash-33"),
     pytest.param(_variant(_set_hash([])), id="hash-empty"),
-    pytest.param(
-        _variant(_set_hash(None)),
-        id="hash-null",
-        marks=_xfail("Go reads a null hash as 32 zero bytes, cococtl as no hash"),
-    ),
+    pytest.param(_variant(_set_hash(None)), id="hash-null"),
     pytest.param(_variant(lambda d: d.__setitem__("agent", {})), id="unknown-key"),
     pytest.param(
         _variant(lambda d: d["datasets"][0].__setitem__("size", 1)),
         id="unknown-dataset-key",
     ),
-    pytest.param(
-        _variant(lambda d: d.pop("algorithm")),
-        id="missing-algorithm",
-        marks=_xfail("Cocos waits for an uploaded algorithm; cococtl run has no uploads and needs one"),
-    ),
-    pytest.param(
-        (VECTORS / "checksum_test_manifest.json").read_text(),
-        id="cocos-checksum-test-manifest",
-        marks=_xfail("upstream's own test manifest has no algorithm; cococtl run needs one"),
-    ),
+    pytest.param(_variant(lambda d: d.pop("algorithm")), id="missing-algorithm"),
+    pytest.param((VECTORS / "checksum_test_manifest.json").read_text(), id="cocos-checksum-test-manifest"),
 ]
 COCOCTL_ONLY_CASES = [
     pytest.param((EXAMPLES / "protojson.json").read_text(), id="example-protojson-base64-hash"),
@@ -487,6 +470,17 @@ def test_manifest_extensions_go_does_not_read(text: str, tmp_path: Path, cli: An
     _cococtl_only(text, tmp_path, cli)
 
 
+def test_a_short_hash_go_reads_is_refused_with_the_later_failure(tmp_path: Path, cli: Any) -> None:
+    # Go zero-fills a 31-integer [32]byte and reads the manifest; the agent then fails the resource, since the
+    # hash can never match (agent/service.go). cococtl refuses at once and says that is why.
+    path = tmp_path / "manifest.json"
+    path.write_text(_variant(_set_hash(HASH[:31])), encoding="utf-8")
+    go = peer_json(PEER, "manifest", str(path))
+    assert go["ok"] and go["computation"]["datasets"][0]["hash"] == [*HASH[:31], 0]
+    verdict = cli("manifest", "validate", path, expect=3)
+    assert "31 integers: Cocos reads them zero-filled" in verdict.stderr and "never match" in verdict.stderr
+
+
 def test_peer_reproduces_upstream_manifest_checksum() -> None:
     """cli/checksum_test.go:134 at v0.8.2 pins the manifest hash of its own test manifest."""
     go = peer_json(PEER, "manifest", str(VECTORS / "checksum_test_manifest.json"))
@@ -494,7 +488,6 @@ def test_peer_reproduces_upstream_manifest_checksum() -> None:
     assert go["cocos_cli"] == f"Hash of manifest file: {go['manifest_sha3']}"
 
 
-@_xfail("Cocos reads a missing hash as 32 zero bytes (so nothing ever matches it); cococtl's model reads None")
 def test_missing_hash_reads_as_go_zero_hash(tmp_path: Path) -> None:
     go = peer_json(PEER, "manifest", str(EXAMPLES / "go.json"))
     assert go["computation"]["algorithm"]["hash"] == [0] * 32
@@ -617,16 +610,32 @@ def test_results_zip_is_cocos_bytes_at_the_fixed_time(tree: Path, tmp_path: Path
     assert (tmp_path / "ours.zip").read_bytes() == go_bytes
 
 
-@_xfail("Go stores a symlink's lstat header with its target's bytes; cococtl never follows links out of the tree")
 def test_zip_with_symlink_matches_cocos(tmp_path: Path) -> None:
+    # Go's Walk hands ZipDirectoryToMemory the link's lstat info and os.Open follows it: the entry carries the
+    # symlink mode with the target's bytes. cococtl writes the same for a link that stays inside the tree.
     root = tmp_path / "tree"
-    root.mkdir()
+    (root / "sub").mkdir(parents=True)
     (root / "data.csv").write_text("1\n")
     os.symlink("data.csv", root / "link.csv")
+    os.symlink("../data.csv", root / "sub" / "up.csv")
     go_bytes, _ = _go_zip(root, tmp_path / "go.zip")
     ours = io.BytesIO()
     go_zip_directory(root, ours, mtime=None)
     assert ours.getvalue() == go_bytes
+
+
+@pytest.mark.parametrize("target", ["outside", "dangling", "directory"])
+def test_zip_refuses_a_symlink_leaving_the_tree(tmp_path: Path, target: str) -> None:
+    # Go would read a file outside the tree (or fail on a dangling link or a directory): cococtl refuses each
+    # with the link's name rather than hash bytes from elsewhere; results zips leave such a link out instead.
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "secret").write_text("not yours")
+    (root / "data.csv").write_text("1\n")
+    os.symlink({"outside": "../secret", "dangling": "nowhere", "directory": "sub"}[target], root / "link")
+    with pytest.raises(InvalidInputError, match="link is a symlink that does not point to a file inside"):
+        go_zip_directory(root, io.BytesIO(), mtime=None)
+    assert write_results_zip(root, tmp_path / "r.zip", force=False) == ["data.csv"]
 
 
 def test_peer_is_built() -> None:

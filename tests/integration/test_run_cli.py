@@ -647,6 +647,21 @@ def test_upload_mode_runs_local_files_with_the_same_hash_checks(tmp_path: Path, 
     assert "other.csv" in result.stderr
 
 
+def test_a_manifest_without_algorithm_waits_for_an_upload_like_go(tmp_path: Path, cli: Any) -> None:
+    # cocos cli/checksum_test.go's own manifest has no algorithm: Go decodes the zero value (no source, zero
+    # hash), so the agent waits for an upload whose hash can never match; cococtl says the same at each step.
+    (tmp_path / "m.json").write_text(json.dumps({"id": "1234", "name": "Example Computation"}))
+    validated = cli("--json", "manifest", "validate", tmp_path / "m.json").json
+    assert validated["valid"] and any("$.algorithm" in n and "--algorithm FILE" in n for n in validated["notes"])
+    assert "--algorithm FILE" in cli("run", tmp_path / "m.json", "--results", tmp_path / "out", expect=3).stderr
+    (tmp_path / "algo.sh").write_text(BIN_ALGORITHM)
+    upload = ("--algorithm", tmp_path / "algo.sh")
+    refused = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", *upload, expect=3)
+    assert "no hash" in refused.stderr and not (tmp_path / "out").exists()
+    cli("-q", "run", tmp_path / "m.json", "--results", tmp_path / "out", *upload, "--allow-unverified")
+    assert (tmp_path / "out" / "bytes.txt").read_text().strip() == "0"
+
+
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 def test_a_dataset_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, cli: Any, kind: str) -> None:
     # file:///dev/zero would fill the disk and a FIFO would block: both are refused before any byte is read.

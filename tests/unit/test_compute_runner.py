@@ -26,7 +26,7 @@ class Res:
     encrypted: bool = True
     kbs_resource_path: str | None = None
     kbs_url: str | None = None
-    hash: bytes | None = None
+    hash: bytes = bytes(32)
     source_type: str = "file"
     filename: str = "data.csv"
     decompress: bool = False
@@ -182,13 +182,13 @@ def test_a_resource_without_hash_is_refused_unless_allowed(setup: dict[str, obje
     # Cocos fails a resource whose manifest hash is missing (zero): it never matches the SHA3-256.
     d = setup["dir"]
     assert isinstance(d, Path)
-    report, out = _run(setup, _manifest(d, hash=None))
+    report, out = _run(setup, _manifest(d, hash=bytes(32)))
     error = report.error  # type: ignore[attr-defined]
     assert error is not None and error.exit_code == 3 and "no hash" in error.message and out == []
     assert not (d / "results").exists()
     peers = Peers(fetch=copy_fetch, keys=OfflineKeySource(setup["keys_file"]))  # type: ignore[arg-type]
     allowed = run_computation(
-        _manifest(d, hash=None),
+        _manifest(d, hash=bytes(32)),
         peers,
         RunOptions(results_dir=d / "results", workdir_parent=d / "work", allow_unverified=True),
         sink=lambda _n, _chunk: None,

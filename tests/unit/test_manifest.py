@@ -181,6 +181,15 @@ def test_unknown_keys_are_ignored_with_a_note_like_go() -> None:
     assert any(note.startswith("$.algorithm: unknown key(s) colour") for note in manifest.notes)
 
 
+def test_algo_args_on_docker_are_noted_as_unused() -> None:
+    # cocos agent/algorithm/docker/docker.go:39: NewAlgorithm(logger, events, algoFile, cmpID) takes no args.
+    raw = {"algorithm": {"uri": "docker://r/i:1", "algo_type": "docker", "algo_args": ["-x"], "hash": "11" * 32}}
+    notes = build_manifest(raw, source="m").notes
+    assert any(n.startswith("$.algorithm.algo_args: not passed to a docker algorithm") for n in notes)
+    raw["algorithm"]["algo_type"] = "bin"
+    assert not any("algo_args" in n for n in build_manifest(raw, source="m").notes)
+
+
 def test_oci_algorithm_needs_type_and_disabled_kbs() -> None:
     assert dict(_problems({"algorithm": {"uri": "docker://r/i:1"}}))["$.algorithm.algo_type"]
     raw = {
