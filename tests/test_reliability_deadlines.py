@@ -172,3 +172,64 @@ def test_gcs_drip(cli: Any, slow_drip: HostileServer, tmp_path: Path, monkeypatc
     manifest = _plain_manifest(tmp_path, "gs://bucket/algo")
     result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0")
     _assert_deadline(result, seconds)
+
+
+@pytest.mark.parametrize("command", ["decrypt", "inspect"])
+def test_registry_drip_ends_skopeo_at_the_registry_timeout(
+    cli: Any, slow_drip: HostileServer, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # skopeo (Go) sets no deadline on a registry answer: cococtl ends it, and everything it started, when it has
+    # moved almost nothing for --registry-timeout seconds (a deadline on progress, as for HTTP downloads).
+    monkeypatch.setenv("COCOCTL_SKOPEO", str(Path(__file__).parents[1] / ".tools" / "bin" / "skopeo-go"))
+    port = slow_drip.url.rsplit(":", 1)[1].strip("/")
+    image = f"docker://127.0.0.1:{port}/app:1"
+    kek = tmp_path / "kek"
+    cli("keys", "new", kek)
+    if command == "decrypt":
+        args: tuple[Any, ...] = ("decrypt", "image", image, f"oci:{tmp_path / 'dec'}", "--key", kek)
+    else:
+        args = ("inspect", image)
+    result, seconds = _timed(cli, *args, "--no-tls-verify", "--registry-timeout", "2")
+    _assert_deadline(result, seconds)
+    assert "made no progress for 2 s" in result.stderr and not (tmp_path / "dec").exists()
+
+
+def test_grpc_key_provider_that_never_answers_ends_skopeo(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ocicrypt's gRPC key-provider client calls WrapKey with context.Background() (no deadline): a provider that
+    # accepts the connection and stays silent would hold skopeo forever; cococtl ends it at --registry-timeout.
+    from tests.oci_images import build_image
+
+    monkeypatch.setenv("COCOCTL_SKOPEO", str(Path(__file__).parents[1] / ".tools" / "bin" / "skopeo-go"))
+    build_image(tmp_path / "img", [{"app/main": b"hello"}])
+    kek = tmp_path / "kek"
+    cli("keys", "new", kek)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except TimeoutError:
+                continue
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        result, seconds = _timed(
+            cli, "encrypt", "image", f"oci:{tmp_path / 'img'}", f"oci:{tmp_path / 'enc'}", "--engine", "skopeo",
+            "--keyprovider", f"grpc://127.0.0.1:{silent.getsockname()[1]}", "--key", kek,
+            "--keyid", "kbs:///default/key/k1", "--registry-timeout", "2",
+        )  # fmt: skip
+    finally:
+        stop.set()
+        holder.join(5)
+        for conn in held:
+            conn.close()
+        silent.close()
+    _assert_deadline(result, seconds)
+    assert "made no progress for 2 s" in result.stderr and not (tmp_path / "enc").exists()

@@ -22,11 +22,22 @@ AuthfileOpt = Annotated[
     typer.Option("--authfile", metavar="FILE", envvar="REGISTRY_AUTH_FILE", help="Registry auth file (auth.json)."),
 ]
 
+RegistryTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--registry-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        envvar="COCOCTL_REGISTRY_TIMEOUT",
+        help="docker:// transfers end (exit 4) after this long without progress.",
+    ),
+]
 
-def _registry(tls_verify: bool, cert_dir: Path | None, authfile: Path | None) -> Any:
+
+def _registry(tls_verify: bool, cert_dir: Path | None, authfile: Path | None, stall_timeout: float = 60.0) -> Any:
     from cococtl.oci.skopeo import RegistryOptions
 
-    return RegistryOptions(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile)
+    return RegistryOptions(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile, stall_timeout=stall_timeout)
 
 
 PlatformOpt = Annotated[
@@ -159,6 +170,7 @@ def encrypt_image(
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
+    registry_timeout: RegistryTimeoutOpt = 60.0,
     platform: PlatformOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -188,7 +200,7 @@ def encrypt_image(
             assert new_key is not None
             kek = create_key_file(new_key, force=False)
             out.status(f"created KEK {new_key} (0600)")
-    registry = _registry(tls_verify, cert_dir, authfile)
+    registry = _registry(tls_verify, cert_dir, authfile, registry_timeout)
     if engine == "native":
         from cococtl.oci.transport import readable, writable
 
@@ -202,7 +214,15 @@ def encrypt_image(
 
         key_path = None if sample else (key or new_key)
         report = skopeo_encrypt(
-            source, destination, key_path, kid, layers=layer, registry=registry, grpc=keyprovider, sample=sample
+            source,
+            destination,
+            key_path,
+            kid,
+            layers=layer,
+            registry=registry,
+            grpc=keyprovider,
+            sample=sample,
+            force=force,
         )
     else:
         raise InvalidInputError("--engine must be native or skopeo")
@@ -236,6 +256,7 @@ def decrypt_image(
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
+    registry_timeout: RegistryTimeoutOpt = 60.0,
     platform: PlatformOpt = None,
     force: ForceOpt = False,
     timeout: Annotated[
@@ -247,7 +268,7 @@ def decrypt_image(
     from cococtl.oci.image import decrypt_image as decrypt
     from cococtl.oci.transport import readable, writable
 
-    registry = _registry(tls_verify, cert_dir, authfile)
+    registry = _registry(tls_verify, cert_dir, authfile, registry_timeout)
     resolver = _resolver(key, keys_file, kbs, tee, cert_file, timeout)
     with readable(source, registry) as src, writable(destination, registry) as dst:
         report = decrypt(src, dst, resolver, platform=platform, force=force)
@@ -283,13 +304,14 @@ def inspect_image(
     tls_verify: TlsVerifyOpt = True,
     cert_dir: CertDirOpt = None,
     authfile: AuthfileOpt = None,
+    registry_timeout: RegistryTimeoutOpt = 60.0,
 ) -> None:
     """Every manifest and layer; with a key, whether it unwraps (exit 7 if not); --verify checks blobs and HMACs."""
     from cococtl.oci.image import inspect_image as inspect
     from cococtl.oci.transport import readable
 
     resolver = _resolver(key, keys_file, None, "auto", None) if (key or keys_file) else None
-    with readable(image, _registry(tls_verify, cert_dir, authfile)) as ref:
+    with readable(image, _registry(tls_verify, cert_dir, authfile, registry_timeout)) as ref:
         report = inspect(ref, resolver, show_secrets=show_secrets, verify=verify, platform=platform)
     report.source = image
     _print_report(ctx, report, f"image {image}")

@@ -45,7 +45,7 @@ def run(
             "--kbs-url", metavar="URL", envvar="COCOCTL_KBS_URL", help="KBS for resources whose manifest names none."
         ),
     ] = None,
-    tee: Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects TDX/SNP).")] = Tee.auto,
+    tee: Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects the TEE).")] = Tee.auto,
     attester_cmd: Annotated[
         str | None,
         typer.Option(
@@ -143,7 +143,9 @@ def run(
         settings = FetchSettings(
             timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None, progress=progress
         )
-        return make_peers(settings, keys, RegistryOptions(tls_verify=registry_tls_verify))
+        # skopeo gets the same no-progress bound as every other download (it has no per-request deadline)
+        registry = RegistryOptions(tls_verify=registry_tls_verify, stall_timeout=network_timeout)
+        return make_peers(settings, keys, registry)
 
     options = RunOptions(
         results_dir=results,

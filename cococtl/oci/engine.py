@@ -8,8 +8,10 @@ from pathlib import Path
 
 from cococtl.errors import IntegrityError, InvalidInputError
 from cococtl.oci.image import ImageReport, inspect_image
+from cococtl.oci.layout import ImageRef, parse_reference
 from cococtl.oci.skopeo import RegistryOptions, Skopeo, keyprovider_config, temporary_layout
-from cococtl.oci.transport import readable
+from cococtl.oci.staging import staged_layout
+from cococtl.oci.transport import is_registry
 
 
 def skopeo_encrypt(
@@ -23,7 +25,10 @@ def skopeo_encrypt(
     grpc: str | None = None,
     sample: bool = False,
     skopeo: Skopeo | None = None,
+    force: bool = False,
 ) -> ImageReport:
+    """skopeo encrypts into a scratch (or staging) layout; the result is checked there and only then published:
+    pushed for ``docker://``, renamed or merged into place for ``oci:`` (nothing is left on any failure)."""
     runner = skopeo or Skopeo()
     if grpc is not None and not grpc.startswith("grpc://"):
         raise InvalidInputError("--keyprovider takes grpc://HOST:PORT")
@@ -38,13 +43,36 @@ def skopeo_encrypt(
     extra = ["--encryption-key", f"provider:attestation-agent:{params}"]
     for index in layers or []:
         extra += ["--encrypt-layer", str(index)]
-    extra += registry.source_args() + registry.dest_args()
-    with temporary_layout() as scratch:
-        config = keyprovider_config(Path(scratch), grpc=grpc[len("grpc://") :] if grpc else None)
-        runner.copy(source, destination, extra, env={"OCICRYPT_KEYPROVIDER_CONFIG": str(config)})
-    with readable(destination, registry, runner) as result:
-        report = inspect_image(result)
+    extra += registry.source_args()
+
+    def encrypt_into(target: str) -> ImageReport:
+        with temporary_layout() as scratch:
+            config = keyprovider_config(Path(scratch), grpc=grpc[len("grpc://") :] if grpc else None)
+            runner.copy(
+                source,
+                target,
+                extra,
+                env={"OCICRYPT_KEYPROVIDER_CONFIG": str(config)},
+                stall_timeout=registry.stall_timeout,
+            )
+        return _checked(parse_reference(target), layers)
+
+    if is_registry(destination):
+        with temporary_layout() as scratch:
+            local = f"oci:{Path(scratch) / 'image'}:latest"
+            report = encrypt_into(local)
+            runner.copy(local, destination, registry.dest_args(), stall_timeout=registry.stall_timeout)
+    else:
+        ref = parse_reference(destination)
+        with staged_layout(ref.directory, ref.tag, force=force) as stage:
+            report = encrypt_into(f"oci:{stage.root}" + (f":{ref.tag}" if ref.tag else ""))
     report.source, report.destination = source, destination
+    return report
+
+
+def _checked(ref: ImageRef, layers: Sequence[int] | None) -> ImageReport:
+    """The report of what skopeo wrote, refused unless every selected layer is encrypted the way the guest reads."""
+    report = inspect_image(ref)
     chosen = {i % len(report.layers) for i in layers} if layers else set(range(len(report.layers)))
     for layer in report.layers:
         if layer.index in chosen and (not layer.encrypted or layer.kid is None or layer.cipher is None or layer.error):

@@ -6,19 +6,42 @@ skopeo built without key-provider support (Debian 12's 1.9.3) is exit 8 with a m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cococtl.errors import ExternalToolError, NotFoundError, UnreachableError
+from cococtl.errors import ExternalToolError, NotFoundError, UnreachableError, printable
 
 NO_KEYPROVIDER = "Provided protocol not recognized"
+STALL_BYTES = 64 << 10
+_POLL = 0.1
+
+
+def _env_seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = default
+    return value if value > 0 else default
+
+
+def _io_bytes(pid: int) -> int | None:
+    """Bytes the process (all its threads) has read and written through syscalls, sockets included."""
+    try:
+        fields = dict(line.split(": ", 1) for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+        return int(fields["rchar"]) + int(fields["wchar"])
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -28,6 +51,9 @@ class RegistryOptions:
     tls_verify: bool = True
     cert_dir: Path | None = None
     authfile: Path | None = None
+    # skopeo has no per-request deadline (a registry or gRPC key provider that accepts and never answers holds
+    # it forever): the transfer is ended when it moves fewer than STALL_BYTES in this many seconds.
+    stall_timeout: float = field(default_factory=lambda: _env_seconds("COCOCTL_REGISTRY_TIMEOUT", 60.0))
 
     def source_args(self) -> list[str]:
         return self._args("src")
@@ -59,23 +85,20 @@ class Skopeo:
         return found
 
     def copy(
-        self, source: str, destination: str, extra: Sequence[str] = (), *, env: dict[str, str] | None = None
+        self,
+        source: str,
+        destination: str,
+        extra: Sequence[str] = (),
+        *,
+        env: dict[str, str] | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         argv = [self.path(), "--insecure-policy", "copy", *extra, source, destination]
-        try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-                env={**os.environ, **(env or {})},
-            )
-        except subprocess.TimeoutExpired:
-            raise UnreachableError(f"skopeo copy {source} did not finish within {self.timeout:g} s") from None
+        done = self._run(argv, source, env={**os.environ, **(env or {})}, stall_timeout=stall_timeout)
         if done.returncode == 0:
             return
-        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        last_line = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        message = printable(last_line)
         if NO_KEYPROVIDER in done.stderr:
             raise ExternalToolError(
                 f"{self.binary} has no ocicrypt key-provider support ({self.version()}): it cannot encrypt for "
@@ -87,6 +110,44 @@ class Skopeo:
         if any(s in done.stderr for s in ("connection refused", "no such host", "i/o timeout", "dial tcp")):
             raise UnreachableError(f"skopeo copy {source}: {message}")
         raise ExternalToolError(f"skopeo copy {source} -> {destination} failed: {message}")
+
+    def _run(
+        self, argv: list[str], source: str, *, env: dict[str, str], stall_timeout: float | None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run skopeo in its own session: ended (with everything it started) at the overall timeout, or when it
+        moves fewer than STALL_BYTES in ``stall_timeout`` seconds (counted from /proc/PID/io)."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, start_new_session=True)
+            started = last_progress = time.monotonic()
+            moved = _io_bytes(proc.pid) or 0
+            why = ""
+            try:
+                while proc.poll() is None:
+                    time.sleep(_POLL)
+                    now = time.monotonic()
+                    counted = _io_bytes(proc.pid)
+                    if counted is not None and counted - moved >= STALL_BYTES:
+                        moved, last_progress = counted, now
+                    if now - started > self.timeout:
+                        why = f"did not finish within {self.timeout:g} s"
+                    elif stall_timeout is not None and counted is not None and now - last_progress > stall_timeout:
+                        why = f"made no progress for {stall_timeout:g} s (the registry or key provider stalled)"
+                    if why:
+                        break
+            finally:
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+            if why:
+                raise UnreachableError(
+                    f"skopeo copy {source} {why}", hint="raise --registry-timeout (COCOCTL_REGISTRY_TIMEOUT)"
+                )
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
+            stderr = err.read().decode("utf-8", "replace")
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
     def version(self) -> str:
         try:

@@ -22,7 +22,9 @@ def readable(reference: str, registry: RegistryOptions, skopeo: Skopeo | None = 
         return
     with temporary_layout() as scratch:
         layout = Path(scratch) / "image"
-        (skopeo or Skopeo()).copy(reference, f"oci:{layout}:latest", registry.source_args())
+        (skopeo or Skopeo()).copy(
+            reference, f"oci:{layout}:latest", registry.source_args(), stall_timeout=registry.stall_timeout
+        )
         yield ImageRef(layout, "latest")
 
 
@@ -35,7 +37,9 @@ def writable(reference: str, registry: RegistryOptions, skopeo: Skopeo | None = 
     with temporary_layout() as scratch:
         local = ImageRef(Path(scratch) / "image", "latest")
         yield local
-        (skopeo or Skopeo()).copy(f"oci:{local.directory}:latest", reference, registry.dest_args())
+        (skopeo or Skopeo()).copy(
+            f"oci:{local.directory}:latest", reference, registry.dest_args(), stall_timeout=registry.stall_timeout
+        )
 
 
 def fetch_image(reference: str, directory: Path, registry: RegistryOptions, skopeo: Skopeo | None = None) -> Path:
@@ -44,6 +48,8 @@ def fetch_image(reference: str, directory: Path, registry: RegistryOptions, skop
 
     target = directory / "image"
     if is_registry(reference):
-        (skopeo or Skopeo()).copy(reference, f"oci:{target}", registry.source_args())
+        (skopeo or Skopeo()).copy(
+            reference, f"oci:{target}", registry.source_args(), stall_timeout=registry.stall_timeout
+        )
         return target
     return copy_image(parse_reference(reference), target)

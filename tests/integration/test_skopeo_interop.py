@@ -268,3 +268,26 @@ def test_keys_from_the_kbs_for_images(tmp_path: Path, image: Path, cli: Any, dev
     env = _cmd_provider_config(tmp_path, "--kbs", devkbs.url)
     _skopeo_decrypt(f"oci:{tmp_path / 'enc'}:v1", f"oci:{tmp_path / 'dec2'}:v1", env)
     assert _layer_digests(tmp_path / "dec2", "v1") == _layer_digests(image, "v1")
+
+
+def test_skopeo_engine_publishes_only_a_checked_image(
+    tmp_path: Path, image: Path, kek: tuple[bytes, Path, Path], cli: Any, registry: Process,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # skopeo writes into a staging layout (or a scratch one before a push); the result is checked there first,
+    # so an existing tag is kept without --force and a registry never sees an unchecked image.
+    key, kek_file, _ = kek
+    monkeypatch.setenv("COCOCTL_SKOPEO", SKOPEO_GO)
+    args = ("--engine", "skopeo", "--keyid", KID, "--key", kek_file)
+    target = tmp_path / "enc"
+    cli("encrypt", "image", f"oci:{image}:v1", f"oci:{target}:v1", *args)
+    before = (target / "index.json").read_bytes()
+    refused = cli("encrypt", "image", f"oci:{image}:v1", f"oci:{target}:v1", *args, expect=None)
+    assert refused.exit_code not in (0, 1) and "--force" in refused.stderr
+    assert (target / "index.json").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".enc.cococtl-")]
+    cli("encrypt", "image", f"oci:{image}:v1", f"oci:{target}:v1", *args, "--force")
+    remote = f"docker://{registry.url}/cococtl/skopeo-engine:v1"
+    cli("encrypt", "image", f"oci:{image}:v1", remote, *args, "--no-tls-verify")
+    cli("decrypt", "image", remote, f"oci:{tmp_path / 'dec'}:v1", "--key", kek_file, "--no-tls-verify")
+    assert _layer_digests(tmp_path / "dec", "v1") == _layer_digests(image, "v1") and key
