@@ -17,6 +17,12 @@ class Tee(StrEnum):
     sample = "sample"
     tdx = "tdx"
     snp = "snp"
+    sgx = "sgx"
+    az_snp_vtpm = "az-snp-vtpm"
+    az_tdx_vtpm = "az-tdx-vtpm"
+    cca = "cca"
+    se = "se"
+    tpm = "tpm"
 
 
 class KbsTee(StrEnum):

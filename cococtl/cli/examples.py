@@ -279,6 +279,12 @@ _EVIDENCE = (
     ("COCOCTL_TSM_ROOT", "configfs-tsm report directory for --tee tdx/snp [default: /sys/kernel/config/tsm/report]."),
     ("COCOCTL_CCEL_PATH", "TDX event log (CCEL) read with --tee tdx."),
     ("COCOCTL_SEV_GUEST_DEVICE", "SEV-SNP guest device for --tee snp/auto [default: /dev/sev-guest]."),
+    ("COCOCTL_SGX_ATTESTATION_DIR", "Gramine DCAP pseudo-files for --tee sgx [default: /dev/attestation]."),
+    ("COCOCTL_TPM", "TPM for --tee tpm/az-*-vtpm: a device or swtpm:port=N[,host=H] [default: /dev/tpmrm0]."),
+    ("COCOCTL_TPM_AK_HANDLE", "Attestation key for --tee tpm (or AA_TPM_AK_HANDLE) [default: 0x81010002]."),
+    ("COCOCTL_AZURE_IMDS_URL", "Azure IMDS for --tee az-*-vtpm [default: http://169.254.169.254]."),
+    ("COCOCTL_AZURE_HCL_DELAY", "Seconds the HCL gets to refresh its report [default: 3]."),
+    ("COCOCTL_SE_UV_DEVICE", "IBM SE Ultravisor device for --tee se [default: /dev/uv]."),
 )
 _SKOPEO = (("COCOCTL_SKOPEO", "The skopeo binary for docker:// references [default: skopeo]."),)
 

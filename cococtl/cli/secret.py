@@ -20,7 +20,7 @@ CertOpt = Annotated[
     typer.Option("--cert-file", metavar="PEM", envvar="COCOCTL_CERT_FILE", help="Extra trusted CA for an HTTPS KBS."),
 ]
 KbsTimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Per-request timeout.")]
-TeeOpt = Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects TDX/SNP).")]
+TeeOpt = Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects the TEE).")]
 TeeKeyTypeOpt = Annotated[TeeKeyType, typer.Option("--tee-key-type", help="The TEE key pair to generate.")]
 InitDataOpt = Annotated[
     Path | None, typer.Option("--init-data", metavar="FILE", help="Init-data TOML, sent byte-exact.")

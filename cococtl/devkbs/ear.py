@@ -66,8 +66,9 @@ def ear_status(vector: dict[str, int]) -> str:
     return "affirming"
 
 
-def policy_trust_vector(policy: str, claims: dict[str, Any], reference_values: dict[str, Any]) -> dict[str, int]:
-    """Evaluate an uploaded appraisal policy's ``trust_claims`` with regopy.
+def policy_trust_vector(policy: str, policy_input: dict[str, Any], reference_values: dict[str, Any]) -> dict[str, int]:
+    """Evaluate an uploaded appraisal policy's ``trust_claims`` with regopy on ``policy_input``
+    (:func:`tcb_claims`).
 
     Trustee's ``query_reference_value("id")`` builtin does not exist in regopy: calls to it are rewritten to
     ``data.reference_values["id"]`` (undefined when missing), with the reference values as data.
@@ -78,13 +79,36 @@ def policy_trust_vector(policy: str, claims: dict[str, Any], reference_values: d
     vector = evaluate(
         text,
         "data.policy.trust_claims",
-        input_value={"sample": claims},
+        input_value=policy_input,
         data={"reference_values": reference_values},
         name="attestation policy",
     )
     if not isinstance(vector, dict) or not all(isinstance(v, int) for v in vector.values()):
         raise ValueError("the attestation policy's trust_claims is not an object of integers")
     return {key: int(vector.get(key, 0)) for key in TRUST_KEYS}
+
+
+def tcb_claims(
+    sample: dict[str, Any],
+    *,
+    report_data: str,
+    runtime_data: dict[str, Any],
+    init_data: str | None = None,
+    init_data_claims: Any = None,
+) -> dict[str, Any]:
+    """What Trustee's EAR broker evaluates the appraisal policy on and puts in the token as the annotated
+    evidence (attestation-service/src/ear_token/broker.rs ``transform_claims``, used at 155-161 and 221-230): the
+    verifier's ``init_data`` and ``report_data`` claims move to the top level, ``init_data_claims`` beside
+    ``init_data`` and ``runtime_data_claims`` beside ``report_data`` (the parsed init-data TOML and the structured
+    runtime data, attestation-service/src/lib.rs ``parse_init_data``/``parse_runtime_data``), the rest of the
+    claims under the TEE's name. The sample verifier always reports ``report_data`` and reports ``init_data``
+    when init-data was given (deps/verifier/src/sample/mod.rs 36-45, 78-98); the KBS's ``verbose_token``
+    defaults to true, so ``additional-evidence`` stays in the runtime data."""
+    claims: dict[str, Any] = {"report_data": report_data, "runtime_data_claims": runtime_data, "sample": sample}
+    if init_data is not None:
+        claims["init_data"] = init_data
+        claims["init_data_claims"] = init_data_claims
+    return dict(sorted(claims.items()))  # a BTreeMap in Trustee
 
 
 def sample_ear_claims(
@@ -96,13 +120,21 @@ def sample_ear_claims(
     ttl_seconds: int,
     svn: str,
     policy: str | None = None,
+    init_data_claims: Any = None,
 ) -> dict[str, Any]:
-    """EAR claims; ``policy`` is an uploaded ``default_cpu`` appraisal policy (else Trustee's default rules)."""
+    """EAR claims; ``policy`` is an uploaded ``default_cpu`` appraisal policy (else Trustee's default rules),
+    evaluated on the same document the token annotates (:func:`tcb_claims`)."""
     claims = {**SAMPLE_CLAIMS, "svn": svn}
-    vector = policy_trust_vector(policy, claims, reference_values) if policy else trust_vector(claims, reference_values)
-    annotated: dict[str, Any] = {"report_data": report_data, "runtime_data_claims": runtime_data, "sample": claims}
-    if init_data is not None:
-        annotated["init_data"] = init_data
+    annotated = tcb_claims(
+        claims,
+        report_data=report_data,
+        runtime_data=runtime_data,
+        init_data=init_data,
+        init_data_claims=init_data_claims,
+    )
+    vector = (
+        policy_trust_vector(policy, annotated, reference_values) if policy else trust_vector(claims, reference_values)
+    )
     now = int(time.time())
     return {
         "eat_profile": "tag:github.com,2024:confidential-containers/Trustee",

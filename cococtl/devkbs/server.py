@@ -133,6 +133,8 @@ def _canonical_pubkey(key: Any) -> dict[str, str]:
         return {"alg": key["alg"], "crv": key["crv"], "kty": "EC", "x": key["x"], "y": key["y"]}
     if key.get("kty") == "RSA" and all(isinstance(key.get(k), str) for k in ("n", "e")):
         return {"alg": key["alg"], "e": key["e"], "kty": "RSA", "n": key["n"]}
+    if key.get("kty") == "AKP" and isinstance(key.get("pub"), str):  # kbs-types 0.18 TeePubKey::AKP
+        return {"alg": key["alg"], "kty": "AKP", "pub": key["pub"]}
     raise KbsError("AttestationError", "Attestation error: RCAR handshake Attest failed")
 
 
@@ -362,14 +364,13 @@ class Handler(BaseHTTPRequestHandler):
                 runtime_data=runtime_claims,
                 reference_values=dict(self.state.reference_values),
                 init_data=init_digest,
+                init_data_claims=init_bound[1] if init_bound is not None else None,
                 ttl_seconds=self.state.config.token_ttl,
                 svn=primary["svn"],
                 policy=self.state.attestation_policies.get("default_cpu"),
             )
         except (ValueError, CococtlError):
             raise failed from None
-        if init_bound is not None:  # Trustee's EAR broker adds them beside init_data (ear_token/broker.rs:460-470)
-            claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"] = init_bound[1]
         token = sign_ear_token(claims, self.state.signing_key, self.state.public_jwk())
         with self.state.lock:
             session.token = token

@@ -1,4 +1,4 @@
-"""TDX and SNP evidence through configfs-tsm (``/sys/kernel/config/tsm/report``).
+"""TDX and SNP evidence (and CCA tokens, cca.py) through configfs-tsm (``/sys/kernel/config/tsm/report``).
 
 The root is overridable (``COCOCTL_TSM_ROOT``) so tests can build a tree with recorded quote bytes.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from cococtl.errors import ExternalToolError
 from cococtl.evidence.snp import snp_evidence
 
-PROVIDERS = {"tdx": "tdx_guest", "snp": "sev_guest"}
+PROVIDERS = {"tdx": "tdx_guest", "snp": "sev_guest", "cca": "arm_cca_guest"}  # tsm_report/mod.rs TsmReportProvider
 CCEL_PATH = Path("/sys/firmware/acpi/tables/data/CCEL")
 
 

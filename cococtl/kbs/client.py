@@ -176,6 +176,9 @@ class KbsClient:
             device_digest = hashlib.new(algorithm, canonical_json({"nonce": nonce, "tee-pubkey": pubkey})).digest()
             devices = {device.tee: device.evidence(device_digest) for device in additional}
             additional_evidence = json.dumps(devices, separators=(",", ":"))
+        bind_challenge = getattr(attester, "bind_challenge", None)
+        if callable(bind_challenge):  # IBM SE: the nonce is the attestation request (evidence/se.py)
+            bind_challenge(nonce)
         evidence = attester.evidence(report_data(nonce, pubkey, additional_evidence, algorithm))
         attestation = {
             "init-data": init_data,

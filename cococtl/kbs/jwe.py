@@ -14,6 +14,14 @@ text (RFC 7516 §5.2 step 14; spec/kbs-protocol.md "AEAD AAD"):
   when that re-serialisation is the received text, so the AAD is the received text on both paths.
 
 joserfc is imported inside the functions that use it: ``cococtl --version`` must not pay for it.
+
+The experimental ``ML-KEM-768+A192KW`` key management (draft-ietf-jose-pqc-kem-05, guest-components' and
+Trustee's ``pqc-experimental`` builds) is not in joserfc and is done here: the TEE key is an ``AKP`` JWK
+(``{"alg", "kty": "AKP", "pub": base64url(1184-byte encapsulation key)}``); the KBS puts the KEM ciphertext in
+the protected header's ``ek``; the AES-192 key-wrapping key is KMAC256 (NIST SP 800-185, empty customization)
+keyed with the ML-KEM shared secret over ``be32(len(alg)) || alg || be32(192)``; A192KW unwraps the 32-byte
+CEK; A256GCM with the received protected text as AAD decrypts the payload. ``cryptography`` has no KMAC:
+:func:`kmac256` is written here over a Keccak-f[1600] sponge (FIPS 202).
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError
 from cococtl.kbs.b64 import b64url, b64url_decode
@@ -45,6 +55,11 @@ ECDH_ALG = "ECDH-ES+A256KW"
 RSA_ALGS = ("RSA-OAEP-256", "RSA1_5")
 _CURVES: dict[str, tuple[type[ec.EllipticCurve], int]] = {"P-256": (ec.SECP256R1, 32), "P-521": (ec.SECP521R1, 66)}
 KEY_TYPES = ("ec-p256", "ec-p521", "rsa", "rsa1_5")
+# Opt-in only: Trustee and guest-components speak it only when built with ``pqc-experimental``.
+EXPERIMENTAL_KEY_TYPES = ("ml-kem-768",)
+MLKEM_ALG = "ML-KEM-768+A192KW"
+_MLKEM_PUBLIC_LEN = 1184  # FIPS 203 ML-KEM-768 encapsulation key
+_A192KW_LEN = 24
 _ENC = "A256GCM"
 # joserfc's default size limits (64 KiB of ciphertext, 1 KiB of header) are a DoS guard for tokens; a KBS
 # resource has no such limit in Trustee, and the response is already in memory when it is decrypted.
@@ -60,6 +75,105 @@ def concat_kdf(shared: bytes, alg: str = ECDH_ALG, bits: int = 256) -> bytes:
     """RFC 7518 §4.6.2 Concat KDF with empty apu/apv, as the KBS derives the AES-KW key."""
     other = len(alg).to_bytes(4, "big") + alg.encode() + bytes(4) + bytes(4) + bits.to_bytes(4, "big")
     return ConcatKDFHash(hashes.SHA256(), bits // 8, other).derive(shared)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _keccak_tables() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """FIPS 202 §3.2.2 and §3.2.5, computed rather than typed: ρ offsets by lane ``x + 5y`` and ι constants."""
+    offsets = [0] * 25
+    x, y = 1, 0
+    for t in range(24):
+        offsets[x + 5 * y] = ((t + 1) * (t + 2) // 2) % 64
+        x, y = y, (2 * x + 3 * y) % 5
+    constants = []
+    lfsr = 1  # rc(t): x^t mod x^8 + x^6 + x^5 + x^4 + 1, bit 0 is the output
+    for _ in range(24):
+        constant = 0
+        for j in range(7):
+            if lfsr & 1:
+                constant |= 1 << ((1 << j) - 1)
+            lfsr = (lfsr << 1) ^ (0x171 if lfsr & 0x80 else 0)
+        constants.append(constant)
+    return tuple(offsets), tuple(constants)
+
+
+_RHO, _IOTA = _keccak_tables()
+
+
+def _rotl64(value: int, shift: int) -> int:
+    return ((value << shift) | (value >> (64 - shift))) & _MASK64
+
+
+def _keccak_f(lanes: list[int]) -> list[int]:
+    """Keccak-f[1600] on 25 lanes indexed ``x + 5y``."""
+    for constant in _IOTA:
+        column = [lanes[x] ^ lanes[x + 5] ^ lanes[x + 10] ^ lanes[x + 15] ^ lanes[x + 20] for x in range(5)]
+        effect = [column[(x - 1) % 5] ^ _rotl64(column[(x + 1) % 5], 1) for x in range(5)]
+        lanes = [lane ^ effect[i % 5] for i, lane in enumerate(lanes)]
+        moved = [0] * 25
+        for x in range(5):
+            for y in range(5):  # ρ, then π: lane (x, y) goes to (y, 2x + 3y)
+                moved[y + 5 * ((2 * x + 3 * y) % 5)] = _rotl64(lanes[x + 5 * y], _RHO[x + 5 * y])
+        lanes = [
+            moved[i] ^ (~moved[(i + 1) % 5 + i - i % 5] & moved[(i + 2) % 5 + i - i % 5] & _MASK64) for i in range(25)
+        ]
+        lanes[0] ^= constant
+    return lanes
+
+
+def keccak_sponge(rate: int, suffix: int, message: bytes, length: int) -> bytes:
+    """The Keccak sponge of FIPS 202 §4 with ``rate`` bytes and the domain ``suffix`` byte that starts pad10*1
+    (0x06 SHA-3, 0x1F SHAKE, 0x04 cSHAKE)."""
+    padded = bytearray(message)
+    padded.append(suffix)
+    padded.extend(bytes(-len(padded) % rate))
+    padded[-1] |= 0x80
+    lanes = [0] * 25
+    for offset in range(0, len(padded), rate):
+        for i in range(rate // 8):
+            lanes[i] ^= int.from_bytes(padded[offset + 8 * i : offset + 8 * i + 8], "little")
+        lanes = _keccak_f(lanes)
+    out = bytearray()
+    while True:
+        out += b"".join(lane.to_bytes(8, "little") for lane in lanes[: rate // 8])
+        if len(out) >= length:
+            return bytes(out[:length])
+        lanes = _keccak_f(lanes)
+
+
+def _left_encode(value: int) -> bytes:
+    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    return bytes([len(data)]) + data
+
+
+def _right_encode(value: int) -> bytes:
+    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    return data + bytes([len(data)])
+
+
+def _encode_string(data: bytes) -> bytes:
+    return _left_encode(8 * len(data)) + data
+
+
+def _bytepad(data: bytes, width: int) -> bytes:
+    padded = _left_encode(width) + data
+    return padded + bytes(-len(padded) % width)
+
+
+def kmac256(key: bytes, message: bytes, length: int, customization: bytes = b"") -> bytes:
+    """KMAC256 (NIST SP 800-185 §4.3) with a ``length``-byte output: cSHAKE256 with N = "KMAC"."""
+    prefix = _bytepad(_encode_string(b"KMAC") + _encode_string(customization), 136)
+    body = _bytepad(_encode_string(key), 136) + message + _right_encode(8 * length)
+    return keccak_sponge(136, 0x04, prefix + body, length)
+
+
+def kmac256_kdf(shared: bytes, alg: str = MLKEM_ALG, length: int = _A192KW_LEN) -> bytes:
+    """The key-wrapping key of ML-KEM-768+A192KW as guest-components and Trustee derive it (akp.rs
+    ``kmac256_kdf``): KMAC256(K = shared secret, X = be32(len(alg)) || alg || be32(bits), L = bits, S = "")."""
+    fixed_info = len(alg).to_bytes(4, "big") + alg.encode() + (8 * length).to_bytes(4, "big")
+    return kmac256(shared, fixed_info, length)
 
 
 @contextlib.contextmanager
@@ -88,7 +202,7 @@ def _registry(alg: str) -> JWERegistry:
 class TeeKeyPair:
     """The key pair whose public part goes into ``runtime-data.tee-pubkey``."""
 
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | MLKEM768PrivateKey
     alg: str
 
     @classmethod
@@ -100,11 +214,14 @@ class TeeKeyPair:
         if kind in ("rsa", "rsa1_5"):
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             return cls(key, "RSA-OAEP-256" if kind == "rsa" else "RSA1_5")
-        raise InvalidInputError(f"unknown TEE key type {kind!r}: expected one of {', '.join(KEY_TYPES)}")
+        if kind == "ml-kem-768":
+            return cls(MLKEM768PrivateKey.generate(), MLKEM_ALG)
+        known = ", ".join(KEY_TYPES + EXPERIMENTAL_KEY_TYPES)
+        raise InvalidInputError(f"unknown TEE key type {kind!r}: expected one of {known}")
 
     @classmethod
     def from_pem(cls, path: Path, *, rsa_alg: str = "RSA-OAEP-256") -> TeeKeyPair:
-        """RSA (PKCS#1 or PKCS#8) or EC P-256/P-521 (PKCS#8 or SEC1) private key PEM."""
+        """RSA (PKCS#1 or PKCS#8), EC P-256/P-521 (PKCS#8 or SEC1) or ML-KEM-768 (PKCS#8) private key PEM."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -117,7 +234,9 @@ class TeeKeyPair:
             return cls(key, rsa_alg)
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in ("secp256r1", "secp521r1"):
             return cls(key, ECDH_ALG)
-        raise InvalidInputError(f"TEE key file {path}: only RSA and EC P-256/P-521 keys are supported")
+        if isinstance(key, MLKEM768PrivateKey):
+            return cls(key, MLKEM_ALG)
+        raise InvalidInputError(f"TEE key file {path}: only RSA, EC P-256/P-521 and ML-KEM-768 keys are supported")
 
     def to_pem(self) -> bytes:
         if isinstance(self.private_key, rsa.RSAPrivateKey):
@@ -128,6 +247,9 @@ class TeeKeyPair:
 
     def public_jwk(self) -> dict[str, str]:
         """Exactly the members the KBS keeps (and hashes): no ``use``, no ``kid``."""
+        if isinstance(self.private_key, MLKEM768PrivateKey):
+            # kbs-types 0.18 TeePubKey::AKP {alg, pub}; guest-components akp.rs to_pub_jwk.
+            return {"alg": MLKEM_ALG, "kty": "AKP", "pub": b64url(self.private_key.public_key().public_bytes_raw())}
         public = self.private_key.public_key()
         if isinstance(public, rsa.RSAPublicKey):
             numbers = public.public_numbers()
@@ -171,6 +293,8 @@ class TeeKeyPair:
         tag = b64url_decode(fields["tag"], what="tag")
         if len(iv) != 12 or len(tag) != 16:
             raise IntegrityError(f"unsupported JWE content encryption {header.get('enc')!r}")
+        if isinstance(self.private_key, MLKEM768PrivateKey):
+            return _mlkem_decrypt(self.private_key, header, fields, iv, tag)
         segments = [protected_text, fields.get("encrypted_key", ""), fields["iv"], fields["ciphertext"], fields["tag"]]
         if any("." in segment for segment in segments):
             raise InvalidInputError("a JWE member is not unpadded base64url")
@@ -184,6 +308,12 @@ class TeeKeyPair:
         if isinstance(self.private_key, rsa.RSAPrivateKey):
             if alg not in RSA_ALGS:
                 raise IntegrityError(f"JWE alg {alg!r} does not fit an RSA TEE key")
+            return
+        if isinstance(self.private_key, MLKEM768PrivateKey):
+            if alg != MLKEM_ALG:
+                raise IntegrityError(f"JWE alg {alg!r} does not fit an ML-KEM-768 TEE key")
+            if not isinstance(header.get("ek"), str):
+                raise IntegrityError("the JWE header has no usable ek (the ML-KEM ciphertext)")
             return
         if alg != ECDH_ALG:
             raise IntegrityError(f"JWE alg {alg!r} does not fit an EC TEE key")
@@ -202,6 +332,8 @@ class TeeKeyPair:
         from joserfc.jwk import ECKey, RSAKey
         from joserfc.util import json_b64encode
 
+        if isinstance(self.private_key, MLKEM768PrivateKey):  # pragma: no cover - _decrypt takes the other path
+            raise IntegrityError("joserfc has no ML-KEM key management")
         key = (
             RSAKey.import_key(self.private_key)
             if isinstance(self.private_key, rsa.RSAPrivateKey)
@@ -230,6 +362,31 @@ class TeeKeyPair:
         if plaintext is None:  # pragma: no cover - joserfc sets it on success
             raise IntegrityError("the KBS response JWE has no plaintext")
         return plaintext
+
+
+def _mlkem_decrypt(
+    key: MLKEM768PrivateKey, header: dict[str, Any], fields: dict[str, str], iv: bytes, tag: bytes
+) -> bytes:
+    """ML-KEM-768+A192KW (guest-components kbs_protocol keypair.rs ``unwrap_cek``, akp.rs
+    ``decapsulate_and_unwrap``), then A256GCM with the received protected text as AAD."""
+    kem_ciphertext = b64url_decode(header["ek"], what="ek")
+    try:
+        shared = key.decapsulate(kem_ciphertext)
+    except ValueError:
+        raise IntegrityError("the JWE ek is not an ML-KEM-768 ciphertext") from None
+    wrapped = b64url_decode(fields.get("encrypted_key", ""), what="encrypted_key")
+    try:
+        # A tampered ek still decapsulates (ML-KEM's implicit rejection), to a key that does not unwrap.
+        cek = aes_key_unwrap(kmac256_kdf(shared), wrapped)
+    except (InvalidUnwrap, ValueError):
+        raise IntegrityError("the JWE content key does not unwrap with the TEE key") from None
+    if len(cek) != 32:
+        raise IntegrityError(f"the JWE content key is {len(cek)} bytes, not the 32 of A256GCM")
+    ciphertext = b64url_decode(fields["ciphertext"], what="ciphertext")
+    try:
+        return AESGCM(cek).decrypt(iv, ciphertext + tag, fields["protected"].encode("ascii"))
+    except InvalidTag:
+        raise IntegrityError("the KBS response does not authenticate (JWE tag mismatch)") from None
 
 
 def _failure(error: BaseException) -> str:

@@ -15,6 +15,7 @@ import pytest
 from cococtl.cli._app import command_tree
 from cococtl.cli.completion import SCRIPTS, collect, completion_script
 from cococtl.cli.completion import _bash as bash_script
+from cococtl.evidence.detect import TEE_CHOICES
 
 ROOT = Path(__file__).parents[2]
 COMPLETIONS = ROOT / "completions"
@@ -70,13 +71,15 @@ def test_bash_completes_the_static_tree_without_cococtl(no_cococtl: dict[str, st
     assert _bash_complete(env, "cococtl", "encrypt", "") == ["file", "image"]
     assert _bash_complete(env, "cococtl", "secret", "seal", "") == ["vault", "envelope"]
     assert "--output" in _bash_complete(env, "cococtl", "encrypt", "file", "--")
-    assert _bash_complete(env, "cococtl", "run", "m.json", "--tee", "") == ["auto", "sample", "tdx", "snp"]
-    assert _bash_complete(env, "cococtl", "run", "m.json", "--tee", "=", "s") == ["sample", "snp"]
+    assert _bash_complete(env, "cococtl", "run", "m.json", "--tee", "") == list(TEE_CHOICES)
+    assert _bash_complete(env, "cococtl", "run", "m.json", "--tee", "=", "s") == [
+        tee for tee in TEE_CHOICES if tee.startswith("s")
+    ]
     assert _bash_complete(env, "cococtl", "completion", "") == ["bash", "zsh", "fish"]
     assert _bash_complete(env, "cococtl", "encrypt", "image", "--engine", "") == ["native", "skopeo"]
     # global flags, option values (with `:` split off by bash) and hidden aliases are stepped over
     words = ("cococtl", "--json", "decrypt", "image", "--kbs", "http", ":", "//x", "--tee", "")
-    assert _bash_complete(env, *words) == ["auto", "sample", "tdx", "snp"]
+    assert _bash_complete(env, *words) == list(TEE_CHOICES)
     assert "--kbs" not in _bash_complete(env, "cococtl", "decrypt", "image", "--kb")
     # a file value or argument is left to bash's own file name completion
     assert _bash_complete(env, "cococtl", "encrypt", "file", "--key", "") == []
@@ -156,7 +159,7 @@ def test_zsh_completes_the_static_tree(no_cococtl: dict[str, str]) -> None:
 
     assert "encrypt" in complete("cococtl", "")
     assert complete("cococtl", "encrypt", "") == ["file", "image"]
-    assert complete("cococtl", "run", "m.json", "--tee", "") == ["auto", "sample", "tdx", "snp"]
+    assert complete("cococtl", "run", "m.json", "--tee", "") == list(TEE_CHOICES)
     assert complete("cococtl", "completion", "") == ["bash", "zsh", "fish"]
     assert complete("cococtl", "encrypt", "file", "--key", "") == ["<files>"]
     assert "--output" in complete("cococtl", "encrypt", "file", "--")
@@ -173,6 +176,6 @@ def test_fish_completes_the_static_tree(no_cococtl: dict[str, str]) -> None:
 
     assert "encrypt" in complete("cococtl ")
     assert complete("cococtl encrypt ") == ["file", "image"]
-    assert complete("cococtl run m.json --tee ") == ["auto", "sample", "snp", "tdx"]
-    assert complete("cococtl run m.json --tee=s") == ["--tee=sample", "--tee=snp"]
+    assert complete("cococtl run m.json --tee ") == sorted(TEE_CHOICES)
+    assert complete("cococtl run m.json --tee=s") == sorted(f"--tee={t}" for t in TEE_CHOICES if t.startswith("s"))
     assert complete("cococtl kbs get-resource --ti") == ["--timeout"]
