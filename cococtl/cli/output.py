@@ -91,10 +91,28 @@ class Output:
 class ProgressHandle:
     def __init__(self, bar: Any, task: Any) -> None:
         self._bar, self._task, self._stopped = bar, task, False
+        self._unused_first = True
 
     def advance(self, n: int) -> None:
         if not self._stopped:
             self._bar.advance(self._task, n)
+
+    def start(self, name: str, total: int | None, done: int = 0) -> Any:
+        """A line of its own for one named transfer (the first reuses the bar's line); returns its ``advance``."""
+        if self._stopped:
+            return lambda _n: None
+        if self._unused_first:
+            self._unused_first = False
+            task = self._task
+            self._bar.update(task, description=name, total=total, completed=done)
+        else:
+            task = self._bar.add_task(name, total=total, completed=done)
+
+        def advance(n: int) -> None:
+            if not self._stopped:
+                self._bar.advance(task, n)
+
+        return advance
 
     def stop(self) -> None:
         if not self._stopped:

@@ -75,6 +75,15 @@ def run(
         float, typer.Option("--network-timeout", metavar="SECONDS", help="Per-request network timeout.")
     ] = 30.0,
     retries: Annotated[int, typer.Option("--retries", min=0, max=20, help="Retries per download.")] = 3,
+    max_download_size: Annotated[
+        str,
+        typer.Option(
+            "--max-download-size",
+            metavar="SIZE",
+            envvar="COCOCTL_MAX_DOWNLOAD_SIZE",
+            help="Refuse a download larger than this (e.g. 500MiB, 64GiB).",
+        ),
+    ] = "64GiB",
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Parallel downloads.")] = 4,
     python: Annotated[
         str | None, typer.Option("--python", metavar="INTERPRETER", help="Python for python algorithms.")
@@ -125,6 +134,9 @@ def run(
 
     out = get_output(ctx)
     from cococtl.manifest.model import Uploads
+    from cococtl.sources.base import parse_size
+
+    max_bytes = parse_size(max_download_size)
 
     uploads = Uploads(algorithm_file, tuple(_upload(item) for item in dataset_files or ()))
     parsed = load_manifest(manifest, algo_type_override=algo_type, default_kbs_url=kbs_url, uploads=uploads)
@@ -141,7 +153,11 @@ def run(
 
     def peers_with(progress: Any) -> Any:
         settings = FetchSettings(
-            timeout=network_timeout, retries=retries, cert_file=str(cert_file) if cert_file else None, progress=progress
+            timeout=network_timeout,
+            retries=retries,
+            cert_file=str(cert_file) if cert_file else None,
+            progress=progress,
+            max_bytes=max_bytes,
         )
         # skopeo gets the same no-progress bound as every other download (it has no per-request deadline)
         registry = RegistryOptions(tls_verify=registry_tls_verify, stall_timeout=network_timeout)
@@ -192,9 +208,7 @@ def run(
                 bar.stop()  # before the algorithm writes to stderr
             on_event(state, status, details)
 
-        report = run_computation(
-            parsed, peers_with(bar.advance if bar else None), options, sink=sink, on_event=on_state
-        )
+        report = run_computation(parsed, peers_with(bar), options, sink=sink, on_event=on_state)
     if out.json:
         out.result_json(report.to_json())
     if report.error is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from cococtl.errors import InvalidInputError, NotFoundError
-from cococtl.sources.base import FetchSettings, download_name, open_private
+from cococtl.sources.base import FetchSettings, Transfer, download_name, open_private
 
 
 def fetch_file(uri: str, directory: Path, settings: FetchSettings) -> Path:
@@ -33,12 +33,16 @@ def fetch_file(uri: str, directory: Path, settings: FetchSettings) -> Path:
     os.set_blocking(fd, True)
     remaining = info.st_size
     try:
+        transfer = Transfer(uri, settings, total=remaining)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
         with os.fdopen(fd, "rb") as reader, os.fdopen(open_private(target), "wb") as writer:
             while remaining > 0 and (chunk := reader.read(min(1 << 20, remaining))):
                 remaining -= len(chunk)
                 writer.write(chunk)
-                if settings.progress is not None:
-                    settings.progress(len(chunk))
+                transfer.add(len(chunk))
     except BaseException:
         target.unlink(missing_ok=True)
         raise

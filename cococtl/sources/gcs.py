@@ -20,7 +20,7 @@ from cococtl.errors import (
     printable,
 )
 from cococtl.netutil import Deadline, backoff_delays, install_deadlines
-from cococtl.sources.base import FetchSettings, download_name, open_private
+from cococtl.sources.base import FetchSettings, Transfer, download_name, open_private
 
 
 def _client() -> Any:
@@ -65,15 +65,18 @@ def _map_error(uri: str, exc: Exception) -> CococtlError | None:
 
 
 class _ProgressSink:
-    """The download's file, telling the deadline about each write (a progress deadline, as for HTTP)."""
+    """The download's file, telling the deadline (a progress deadline, as for HTTP) and the transfer (size limit,
+    progress display) about each write."""
 
-    def __init__(self, handle: Any, deadline: Deadline) -> None:
+    def __init__(self, handle: Any, deadline: Deadline, transfer: Transfer) -> None:
         self._handle = handle
         self._deadline = deadline
+        self._transfer = transfer
 
     def write(self, data: bytes) -> int:
         self._deadline.check()
         self._deadline.progressed(len(data))
+        self._transfer.add(len(data))
         return int(self._handle.write(data))
 
     def __getattr__(self, name: str) -> Any:
@@ -101,15 +104,15 @@ def fetch_gcs(uri: str, directory: Path, settings: FetchSettings) -> Path:
         with Deadline(settings.timeout, progress_bytes=PROGRESS_BYTES) as deadline:
             try:
                 blob = client.bucket(bucket_name).blob(name)
+                blob.reload(timeout=(settings.timeout, settings.timeout), retry=None)  # its size, before any byte
+                transfer = Transfer(uri, settings, total=blob.size)
                 with os.fdopen(open_private(target), "wb") as sink:
                     blob.download_to_file(
-                        _ProgressSink(sink, deadline),
+                        _ProgressSink(sink, deadline, transfer),
                         timeout=(settings.timeout, settings.timeout),
                         checksum="auto",
                         retry=None,
                     )
-                if settings.progress is not None:
-                    settings.progress(target.stat().st_size)
                 return target
             except (gexc.GoogleAPIError, OSError, ValueError) as exc:
                 mapped = _map_error(uri, exc) if isinstance(exc, gexc.GoogleAPIError) else None
@@ -117,6 +120,9 @@ def fetch_gcs(uri: str, directory: Path, settings: FetchSettings) -> Path:
                     target.unlink(missing_ok=True)
                     raise mapped from None
                 last = exc
+            except CococtlError:
+                target.unlink(missing_ok=True)  # the size limit: not worth a retry
+                raise
             except Exception as exc:  # requests/urllib3 connection errors surface unwrapped from the GCS client
                 last = exc
             late = deadline.expired

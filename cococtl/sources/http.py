@@ -11,7 +11,7 @@ from typing import Any
 
 from cococtl.errors import CococtlError, DeniedError, IntegrityError, NotFoundError, UnreachableError, printable
 from cococtl.netutil import Deadline, DeadlineExceeded, backoff_delays, ca_bundle, install_deadlines
-from cococtl.sources.base import FetchSettings, download_name, open_private
+from cococtl.sources.base import FetchSettings, Transfer, download_name, open_private
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -111,14 +111,14 @@ def _exchange(session: Any, uri: str, target: Path, settings: FetchSettings, dea
             expected_total = int(match.group(3)) if match.group(3) != "*" else None
         elif response.headers.get("Content-Length", "").isdigit():
             expected_total = int(response.headers["Content-Length"])
+        transfer = Transfer(uri, settings, total=expected_total, done=have if append else 0)
         with os.fdopen(open_private(target, append=append), "wb") as sink:
             try:
                 for chunk in _chunks(response):
                     deadline.check()
                     deadline.progressed(len(chunk))
                     sink.write(chunk)
-                    if settings.progress is not None:
-                        settings.progress(len(chunk))
+                    transfer.add(len(chunk))
             except DeadlineExceeded:
                 raise _late(uri, deadline) from None
             except requests.exceptions.RequestException as exc:

@@ -21,7 +21,7 @@ from cococtl.errors import (
     printable,
 )
 from cococtl.netutil import Deadline, DeadlineExceeded, backoff_delays, ca_bundle
-from cococtl.sources.base import FetchSettings, download_name, open_private
+from cococtl.sources.base import FetchSettings, Transfer, download_name, open_private
 
 _READ = 64 << 10  # small reads, so the deadline is checked often on a slow peer
 PROGRESS_BYTES = 64 << 10
@@ -92,18 +92,21 @@ def fetch_s3(uri: str, directory: Path, settings: FetchSettings) -> Path:
             if total is None:
                 total = have + int(response.get("ContentLength", 0))
             body = response["Body"]
+            transfer = Transfer(uri, settings, total=total, done=have)
             with os.fdopen(open_private(target, append=bool(have)), "wb") as sink:
                 while chunk := body.read(_READ):
                     deadline.check()
                     deadline.progressed(len(chunk))
                     sink.write(chunk)
-                    if settings.progress is not None:
-                        settings.progress(len(chunk))
+                    transfer.add(len(chunk))
             if target.stat().st_size >= total:
                 return target
             last = RuntimeError(f"got {target.stat().st_size} of {total} bytes")
         except DeadlineExceeded as exc:
             last = exc
+        except CococtlError:
+            target.unlink(missing_ok=True)  # the size limit: not worth a retry
+            raise
         except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             mapped = _map_error(uri, exc)
             if mapped is not None:

@@ -402,7 +402,7 @@ def test_go_form_manifest_and_progress_on_a_tty(tmp_path: Path, keys: dict[str, 
     ]
     returncode, seen, stdout = run_with_tty_stderr(argv)
     assert returncode == 0, seen.decode(errors="replace")
-    assert b"downloading" in seen and b"iris: 150 rows" in seen
+    assert b"iris.csv.enc" in seen and b"iris: 150 rows" in seen  # the bar names the resource
     assert stdout.decode().strip() == str(tmp_path / "out")
     _no_plaintext_left(keys)
 
@@ -680,3 +680,17 @@ def test_a_dataset_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path,
     started = time.monotonic()
     result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", expect=3)
     assert "not a regular file" in result.stderr and time.monotonic() - started < 10
+
+
+def test_a_download_over_the_limit_is_refused_with_its_size(tmp_path: Path, cli: Any, http_server: FileServer) -> None:
+    # --max-download-size (COCOCTL_MAX_DOWNLOAD_SIZE): a server's Content-Length over the limit is refused before
+    # its body is read, with both figures; nothing runs and nothing is left.
+    script = BIN_ALGORITHM.encode()
+    uri = http_server.publish("algo.sh", script + b"#" * 4096)
+    document = {"algorithm": {"uri": uri, "algo_type": "bin", "hash": "11" * 32}}
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    result = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", "--max-download-size", "1KiB", expect=3)
+    assert "over the download limit of 1.0 KiB" in result.stderr and "--max-download-size" in result.stderr
+    assert not (tmp_path / "out").exists()
+    bad = cli("run", tmp_path / "m.json", "--results", tmp_path / "out", "--max-download-size", "lots", expect=3)
+    assert "is not a size" in bad.stderr

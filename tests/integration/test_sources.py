@@ -6,11 +6,12 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cococtl.errors import DeniedError, IntegrityError, NotFoundError, UnreachableError
-from cococtl.sources.base import FetchSettings
+from cococtl.errors import DeniedError, IntegrityError, InvalidInputError, NotFoundError, UnreachableError
+from cococtl.sources.base import FetchSettings, parse_size
 from cococtl.sources.registry import fetcher_for
 from tests.integration.peers import Behaviour, FileServer, Process, TlsFiles
 
@@ -18,19 +19,32 @@ pytestmark = pytest.mark.integration
 FAST = FetchSettings(timeout=2.0, retries=2)
 
 
+class Recorder:
+    """A Progress that records what each fetcher announces (name, total) and the bytes it reports."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, int | None, int]] = []
+        self.seen: list[int] = []
+
+    def start(self, name: str, total: int | None, done: int = 0) -> Any:
+        self.started.append((name, total, done))
+        return self.seen.append
+
+
 def _fetch(uri: str, tmp_path: Path, settings: FetchSettings = FAST, source_type: str = "https") -> Path:
     out = tmp_path / "out"
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     return fetcher_for(source_type)(uri, out, settings)
 
 
 def test_https_with_extra_ca(https_server: FileServer, tls_files: TlsFiles, tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024 + 5)
     uri = https_server.publish("blob.enc", data)
-    seen: list[int] = []
-    settings = FetchSettings(timeout=5, retries=1, cert_file=str(tls_files.ca_file), progress=seen.append)
+    seen = Recorder()
+    settings = FetchSettings(timeout=5, retries=1, cert_file=str(tls_files.ca_file), progress=seen)
     path = _fetch(uri, tmp_path, settings)
-    assert path.read_bytes() == data and sum(seen) == len(data)
+    assert path.read_bytes() == data and sum(seen.seen) == len(data)
+    assert seen.started == [("blob.enc", len(data), 0)]  # the progress bar's name and total (Content-Length)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -125,3 +139,70 @@ def test_gcs(gcs_env: Process, tmp_path: Path) -> None:
     assert _fetch("gs://algorithms-bucket/algo.py.enc", tmp_path, source_type="gcs").read_bytes() == data
     with pytest.raises(NotFoundError):
         _fetch("gs://algorithms-bucket/missing", tmp_path, source_type="gcs")
+
+
+def test_every_fetcher_announces_its_size_and_keeps_to_the_limit(
+    http_server: FileServer, s3_env: Process, gcs_env: Process, tmp_path: Path
+) -> None:
+    # Each source reports the resource's name and total before the first byte (HTTP Content-Length, S3
+    # ContentLength, the GCS object's size, the file's size) and refuses one over --max-download-size (exit 3).
+    import boto3
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    data = os.urandom(300_000)
+    boto3.client("s3", endpoint_url=s3_env.url).create_bucket(Bucket="limits")
+    boto3.client("s3", endpoint_url=s3_env.url).put_object(Bucket="limits", Key="d.bin", Body=data)
+    gcs = storage.Client(project="test", credentials=AnonymousCredentials()).create_bucket("limits-bucket")
+    gcs.blob("d.bin").upload_from_string(data)
+    (tmp_path / "d.bin").write_bytes(data)
+    sources = {
+        "http": http_server.publish("d.bin", data),
+        "s3": "s3://limits/d.bin",
+        "gcs": "gs://limits-bucket/d.bin",
+        "file": (tmp_path / "d.bin").as_uri(),
+    }
+    for source_type, uri in sources.items():
+        seen = Recorder()
+        got = _fetch(uri, tmp_path / source_type, FetchSettings(timeout=5, retries=0, progress=seen), source_type)
+        assert got.read_bytes() == data and seen.started == [("d.bin", len(data), 0)], source_type
+        assert sum(seen.seen) == len(data), source_type
+        small = FetchSettings(timeout=5, retries=0, max_bytes=parse_size("100KiB"))
+        with pytest.raises(InvalidInputError, match=r"is 293.0 KiB: over the download limit of 100.0 KiB"):
+            _fetch(uri, tmp_path / f"{source_type}-small", small, source_type)
+        assert not any((tmp_path / f"{source_type}-small" / "out").iterdir()), source_type
+
+
+def test_a_server_that_never_stops_is_cut_at_the_limit(tmp_path: Path) -> None:
+    # No Content-Length and an endless body: the limit ends it as soon as it is passed, and nothing is left.
+    import threading
+
+    from tests.fuzz.servers import hostile_server
+
+    stop = threading.Event()
+
+    def endless(conn: Any, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+        chunk = bytes(64 << 10)
+        while not stop.is_set():
+            conn.sendall(chunk)
+
+    with hostile_server(endless, stop=stop) as server:
+        started = time.monotonic()
+        limit = FetchSettings(timeout=5, retries=0, max_bytes=parse_size("4MiB"))
+        with pytest.raises(InvalidInputError, match=r"sent more than 4\.0 MiB"):
+            _fetch(f"{server.url}/zero", tmp_path, limit, "http")
+        assert time.monotonic() - started < 5 and not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512", 512), ("4k", 4096), ("1.5MiB", 3 << 19), ("64GiB", 64 << 30), ("2 T", 2 << 40)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1x", "0", "GiB"])
+def test_parse_size_refuses(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_size(text)
