@@ -265,6 +265,14 @@ def read_body(response: Any, deadline: Deadline, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _tls_reason(exc: Exception) -> str:
+    """The OpenSSL reason inside requests' nested SSLError text (``[SSL: CERTIFICATE_VERIFY_FAILED] ...``)."""
+    import re
+
+    match = re.search(r"\[SSL: [A-Z_]+\][^'\")]*", str(exc))
+    return printable(match.group(0).strip() if match else exc, 200)
+
+
 def bounded_request(
     session: Any,
     method: str,
@@ -291,8 +299,13 @@ def bounded_request(
                 response = session.request(method, url, timeout=timeout, stream=True, **kwargs)
                 body = read_body(response, deadline, limit)
             except requests.exceptions.SSLError as exc:
+                if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+                    # the TLS ClientHello was answered in plain text: an http:// server behind an https:// URL
+                    raise UnreachableError(
+                        f"{what}: {peer} answers in plain HTTP, not HTTPS", hint="use an http:// URL for it"
+                    ) from None
                 raise UnreachableError(
-                    f"{what}: TLS verification of {peer} failed: {printable(exc, 200)}", hint=tls_hint
+                    f"{what}: TLS verification of {peer} failed: {_tls_reason(exc)}", hint=tls_hint
                 ) from None
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
                 raise InvalidInputError(f"{what}: {printable(exc, 200)}") from None

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from cococtl.crypto.keys import read_regular_file
-from cococtl.errors import InvalidInputError, NotFoundError
+from cococtl.errors import DeniedError, InvalidInputError, NotFoundError
 from cococtl.kbs import jwt
 from cococtl.kbs.b64 import b64url
 from cococtl.kbs.client import KbsClient
@@ -66,6 +66,29 @@ def mint_admin_token(key: ed25519.Ed25519PrivateKey, *, ttl_seconds: int, claims
     return jwt.sign(payload, key)
 
 
+def _refuse_expired(token: str, source: Path) -> None:
+    """Say "expired" before the KBS answers a bare 401: a JWT whose ``exp`` has passed (read, not verified)."""
+    import base64
+    import json
+    import time
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        expiry = float(claims["exp"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        return
+    now = time.time()
+    if expiry < now:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expiry))
+        raise DeniedError(
+            f"the admin token in {source} expired at {when} ({int(now - expiry)} s ago)",
+            hint="mint a new one: cococtl kbs admin-token --key KEY -o FILE --force (or rerun Trustee's setup)",
+        )
+
+
 @dataclass
 class AdminCredentials:
     """A bearer token (Trustee ≥ 0.21) or an Ed25519 key that mints a 2-hour token per request (0.16–0.20),
@@ -83,9 +106,11 @@ class AdminCredentials:
             raise InvalidInputError("give --admin-token-file or --admin-key, not both")
         if token_file is not None:
             try:
-                return cls(token=token_file.read_text().strip())
+                token = token_file.read_text().strip()
             except FileNotFoundError:
                 raise NotFoundError(f"admin token file {token_file} does not exist") from None
+            _refuse_expired(token, token_file)
+            return cls(token=token)
         if key_file is not None:
             identity = claims or TokenClaims()
             if role is not None:

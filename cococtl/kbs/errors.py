@@ -6,6 +6,7 @@ Map by the variant, not by the status (kbs/src/error.rs).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cococtl.errors import (
@@ -34,7 +35,12 @@ def parse_error_body(body: bytes) -> tuple[str, str]:
     try:
         document: Any = json.loads(body[: 1 << 20])
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return "", printable(body[:300].decode("utf-8", errors="replace").strip())
+        text = body[:4096].decode("utf-8", errors="replace").strip()
+        if text[:15].lower().startswith(("<!doctype html", "<html")):
+            title = re.search(r"<title>([^<]{0,200})</title>", text, re.IGNORECASE)
+            named = f": {title.group(1).strip()}" if title else ""
+            return "", printable(f"an HTML page{named} (is this URL a KBS?)")
+        return "", printable(text[:300])
     if not isinstance(document, dict):
         return "", printable(document)
     variant = printable(str(document.get("type", "")).rsplit("/", 1)[-1], 60)

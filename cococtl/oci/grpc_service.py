@@ -52,6 +52,34 @@ def _servicer(lookup: KeyLookup | None) -> Any:
     return KeyProviderServicer()
 
 
+def _listen_error(listen: str) -> CococtlError | None:
+    """Why ``listen`` cannot be bound, found by probing it first (gRPC would only log that binding failed)."""
+    import errno
+    import socket
+
+    host, _, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if not port_text.isdigit():
+        return InvalidInputError(f"--listen {listen!r}: expected HOST:PORT")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, int(port_text)))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return InvalidInputError(
+                f"cannot listen on {listen}: port {port_text} is already in use (another key provider?)",
+                hint="choose another with --listen HOST:PORT",
+            )
+        if exc.errno == errno.EACCES:
+            return InvalidInputError(
+                f"cannot listen on {listen}: port {port_text} needs privileges", hint="use a port above 1023"
+            )
+        return InvalidInputError(f"cannot listen on {listen}: {exc.strerror}")
+    return None
+
+
 def serve(
     listen: str,
     lookup: KeyLookup | None,
@@ -63,6 +91,9 @@ def serve(
     grpc, _, services = _modules()
     from concurrent import futures
 
+    refused = _listen_error(listen)
+    if refused is not None:
+        raise refused
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     services.add_KeyProviderServiceServicer_to_server(_servicer(lookup), server)
     try:
