@@ -116,6 +116,7 @@ _EXTRAS = {
     "wasmtime": "wasm",
     "grpc": "grpc",
     "google.protobuf": "grpc",
+    "Crypto": "pqc",  # pycryptodome: KMAC256 for the ML-KEM-768 TEE key
 }
 
 

@@ -47,12 +47,13 @@ class KbsTee(StrEnum):
 
 
 class TeeKeyType(StrEnum):
-    """The TEE key pair to generate (``cococtl.kbs.jwe.KEY_TYPES``)."""
+    """The TEE key pair to generate (``cococtl.kbs.jwe.KEY_TYPES``, then the opt-in ``EXPERIMENTAL_KEY_TYPES``)."""
 
     ec_p256 = "ec-p256"
     ec_p521 = "ec-p521"
     rsa = "rsa"
     rsa1_5 = "rsa1_5"
+    ml_kem_768 = "ml-kem-768"
 
 
 class AsTee(StrEnum):

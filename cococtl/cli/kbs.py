@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cococtl.cli.choices import AdminMode, KbsTee
+from cococtl.cli.choices import AdminMode, KbsTee, TeeKeyType
 from cococtl.cli.kbs_options import DEFAULT_URL, KbsGroup, KbsSettings, kbs_settings
 from cococtl.cli.output import get_output
 
@@ -36,18 +35,8 @@ TeeKeyOpt = Annotated[
 ]
 
 
-class KbsTeeKeyType(StrEnum):
-    """``cococtl.kbs.jwe.KEY_TYPES`` and the opt-in ``EXPERIMENTAL_KEY_TYPES`` (the kbs commands only)."""
-
-    ec_p256 = "ec-p256"
-    ec_p521 = "ec-p521"
-    rsa = "rsa"
-    rsa1_5 = "rsa1_5"
-    ml_kem_768 = "ml-kem-768"
-
-
 TeeKeyTypeOpt = Annotated[
-    KbsTeeKeyType,
+    TeeKeyType,
     typer.Option(
         "--tee-key-type",
         help="The TEE key pair to generate; ml-kem-768 (ML-KEM-768+A192KW) is experimental: only a KBS built "
@@ -96,7 +85,7 @@ def attest(
     ctx: typer.Context,
     tee: TeeOpt = KbsTee.auto,
     tee_key_file: TeeKeyOpt = None,
-    tee_key_type: TeeKeyTypeOpt = KbsTeeKeyType.ec_p256,
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
     device_evidence_cmd: DeviceCmdOpt = None,
@@ -140,7 +129,7 @@ def get_resource(
     paths: Annotated[list[str], typer.Option("--path", metavar="REPO/TYPE/TAG", help="Resource (repeatable).")],
     tee: TeeOpt = KbsTee.auto,
     tee_key_file: TeeKeyOpt = None,
-    tee_key_type: TeeKeyTypeOpt = KbsTeeKeyType.ec_p256,
+    tee_key_type: TeeKeyTypeOpt = TeeKeyType.ec_p256,
     init_data: InitDataOpt = None,
     attester_cmd: AttesterCmdOpt = None,
     device_evidence_cmd: DeviceCmdOpt = None,

@@ -13,8 +13,9 @@ Written from the protocol description, independently of the client's decryption 
 - ML-KEM-768+A192KW (an ``AKP`` key, Trustee's ``pqc-experimental`` build, kbs/src/jwe/akp.rs
   ``ml_kem_768_a192kw``): ``cryptography``'s ML-KEM encapsulation, a KMAC256 key-wrapping key, A192KW, and the
   protected header ``{"alg":"ML-KEM-768+A192KW","enc":"A256GCM","ek":…}`` in that order (kbs-types
-  ``ProtectedHeader`` with ``ek`` in ``other_fields``). ``cryptography`` has no KMAC; the double has its own
-  (:func:`kmac256`), written apart from the client's.
+  ``ProtectedHeader`` with ``ek`` in ``other_fields``). ``cryptography`` has no KMAC: KMAC256 is pycryptodome's
+  (the ``pqc`` extra). Both are imported on this path only; without them the double answers an AKP key as
+  Trustee's build without ``pqc-experimental`` does (401 JweError), saying what is missing.
 """
 
 from __future__ import annotations
@@ -24,18 +25,20 @@ import binascii
 import contextlib
 import json
 import os
-import struct
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey
 
 _EC = {"P-256": (ec.SECP256R1, 32), "P-521": (ec.SECP521R1, 66)}
 _RSA_ALGS = ("RSA-OAEP-256", "RSA1_5")
@@ -79,105 +82,42 @@ def _kek(shared: bytes) -> bytes:
     return ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
 
 
-# Keccak-f[1600] as FIPS 202 tabulates it (the client computes its tables instead): ρ offsets r[x][y] and the
-# ι round constants.
-_ROTATIONS = (
-    (0, 36, 3, 41, 18),
-    (1, 44, 10, 45, 2),
-    (62, 6, 43, 15, 61),
-    (28, 55, 25, 21, 56),
-    (27, 20, 39, 8, 14),
-)
-_ROUND_CONSTANTS = (
-    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
-    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
-    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
-    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
-    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
-)  # fmt: skip
-_M64 = 0xFFFFFFFFFFFFFFFF
-
-
-def _permutation(state: list[list[int]]) -> None:
-    """Keccak-f[1600] in place on ``state[x][y]``."""
-
-    def rot(lane: int, n: int) -> int:
-        return ((lane << n) | (lane >> (64 - n))) & _M64 if n else lane
-
-    for rc in _ROUND_CONSTANTS:
-        c = [state[x][0] ^ state[x][1] ^ state[x][2] ^ state[x][3] ^ state[x][4] for x in range(5)]
-        for x in range(5):
-            d = c[(x + 4) % 5] ^ rot(c[(x + 1) % 5], 1)
-            for y in range(5):
-                state[x][y] ^= d
-        b = [[0] * 5 for _ in range(5)]
-        for x in range(5):
-            for y in range(5):
-                b[y][(2 * x + 3 * y) % 5] = rot(state[x][y], _ROTATIONS[x][y])
-        for x in range(5):
-            for y in range(5):
-                state[x][y] = b[x][y] ^ ((b[(x + 1) % 5][y] ^ _M64) & b[(x + 2) % 5][y])
-        state[0][0] ^= rc
-
-
-def sponge(rate: int, domain: int, data: bytes, size: int) -> bytes:
-    """Keccak[c] absorbing ``data`` with the domain bits byte ``domain`` (0x04 cSHAKE), squeezing ``size`` bytes."""
-    block = bytearray(data) + bytes([domain])
-    block += bytes((rate - len(block) % rate) % rate)
-    block[-1] ^= 0x80
-    state = [[0] * 5 for _ in range(5)]
-    for start in range(0, len(block), rate):
-        chunk = block[start : start + rate]
-        for k in range(rate // 8):
-            state[k % 5][k // 5] ^= int.from_bytes(chunk[8 * k : 8 * k + 8], "little")
-        _permutation(state)
-    squeezed = b""
-    while len(squeezed) < size:
-        squeezed += b"".join(state[k % 5][k // 5].to_bytes(8, "little") for k in range(rate // 8))
-        if len(squeezed) < size:
-            _permutation(state)
-    return squeezed[:size]
-
-
-def _enc(n: int, *, left: bool) -> bytes:
-    """SP 800-185 left_encode / right_encode."""
-    digits = n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
-    count = len(digits).to_bytes(1, "big")
-    return count + digits if left else digits + count
-
-
 def kmac256(key: bytes, data: bytes, size: int, custom: bytes = b"") -> bytes:
-    """NIST SP 800-185 KMAC256(K, X, L = 8·size, S) = cSHAKE256(bytepad(encode_string(K), 136) || X ||
-    right_encode(L), L, "KMAC", S)."""
+    """NIST SP 800-185 KMAC256(K, X, L = 8·size, S), pycryptodome's."""
+    try:
+        from Crypto.Hash import KMAC256
+    except ImportError:
+        raise JweFailure(
+            "pqc-experimental feature not enabled: KMAC256 needs pycryptodome (pip install 'cococtl[pqc]')"
+        ) from None
+    return KMAC256.new(key=key, data=data, mac_len=size, custom=custom).digest()
 
-    def encode_string(text: bytes) -> bytes:
-        return _enc(8 * len(text), left=True) + text
 
-    def bytepad(text: bytes) -> bytes:
-        text = _enc(136, left=True) + text
-        return text + bytes(-len(text) % 136)
-
-    header = bytepad(encode_string(b"KMAC") + encode_string(custom))
-    return sponge(136, 0x04, header + bytepad(encode_string(key)) + data + _enc(8 * size, left=False), size)
+def _mlkem_public_key(raw: bytes) -> MLKEM768PublicKey:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey
+    except ImportError:
+        raise JweFailure("pqc-experimental feature not enabled: ML-KEM-768 needs cryptography 47.0 or newer") from None
+    try:
+        return MLKEM768PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise JweFailure("invalid ML-KEM-768 encapsulation key") from None
+    except UnsupportedAlgorithm:
+        raise JweFailure("pqc-experimental feature not enabled: this cryptography's OpenSSL has no ML-KEM") from None
 
 
 def akp_wrapping_key(shared_secret: bytes) -> bytes:
     """Trustee kbs/src/jwe/akp.rs ``kmac256_kdf(shared_secret, "ML-KEM-768+A192KW", 24)``: X is AlgorithmID
     (32-bit big-endian length, then the name) || SuppPubInfo (32-bit big-endian key bits), S is empty."""
     name = _MLKEM.encode()
-    return kmac256(shared_secret, struct.pack(">I", len(name)) + name + struct.pack(">I", 192), 24)
+    return kmac256(shared_secret, len(name).to_bytes(4, "big") + name + (192).to_bytes(4, "big"), 24)
 
 
 def _ml_kem(tee_pubkey: dict[str, Any], plaintext: bytes) -> dict[str, str]:
     raw = b64url_decode(tee_pubkey.get("pub"))
     if len(raw) != 1184:
         raise JweFailure(f"ML-KEM-768 encapsulation key has wrong length: got {len(raw)}, expected 1184")
-    try:
-        public = MLKEM768PublicKey.from_public_bytes(raw)
-    except ValueError:
-        raise JweFailure("invalid ML-KEM-768 encapsulation key") from None
-    shared_secret, kem_ciphertext = public.encapsulate()
+    shared_secret, kem_ciphertext = _mlkem_public_key(raw).encapsulate()
     cek = os.urandom(32)
     wrapped = aes_key_wrap(akp_wrapping_key(shared_secret), cek)
     return _seal({"alg": _MLKEM, "enc": "A256GCM", "ek": b64url(kem_ciphertext)}, wrapped, cek, plaintext)

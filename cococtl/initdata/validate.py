@@ -1,7 +1,8 @@
 """Check an init-data document and the files it carries against what the guest reads.
 
 - ``aa.toml``: the attestation agent's ``Config`` (guest-components attestation-agent/attestation-agent/src/config/
-  mod.rs:47-59, 87-114; kbs.rs:13-23; coco_as.rs; kbs_protocol/src/keypair.rs:34-46 ``TeeKeyAlgorithm``).
+  mod.rs:47-59, 87-114; kbs.rs:13-23; coco_as.rs; kbs_protocol/src/keypair.rs:33-48 ``TeeKeyAlgorithm``, whose
+  ``ML-KEM-768+A192KW`` needs the ``pqc-experimental`` feature).
 - ``cdh.toml``: the confidential data hub's ``CdhConfig`` (confidential-data-hub/hub/src/config/mod.rs:32-133) with
   its ``[image]`` table, image-rs ``ImageConfig`` (image-rs/src/config.rs:35-171).
 - ``policy.rego``: the kata agent policy, parsed and evaluated with the real Rego engine (regopy).
@@ -137,10 +138,14 @@ def _type(value: Any) -> str:
 
 Schema = dict[str, Any]  # name -> Check | Schema (a nested table) | ("array-of-tables", Schema)
 
+# kbs_protocol keypair.rs ``TeeKeyAlgorithm``: the last one only in a build with kbs_protocol's
+# ``pqc-experimental`` feature (attestation-agent forwards no feature for it; a default build refuses aa.toml).
+EXPERIMENTAL_TEE_KEY_ALGORITHM = "ML-KEM-768+A192KW"
+TEE_KEY_ALGORITHMS = ("ECDH-ES+A256KW-P256", "ECDH-ES+A256KW-P521", "RSA-OAEP-256", EXPERIMENTAL_TEE_KEY_ALGORITHM)
 KBS_TABLE: Schema = {
     "url": _url,
     "cert": _pem,
-    "tee_key_algorithm": _one_of("ECDH-ES+A256KW-P256", "ECDH-ES+A256KW-P521", "RSA-OAEP-256"),
+    "tee_key_algorithm": _one_of(*TEE_KEY_ALGORITHMS),
 }
 AA_SCHEMA: Schema = {
     "token_configs": {"kbs": KBS_TABLE, "coco_as": {"url": _url}},
@@ -224,6 +229,17 @@ def check_aa_toml(text: str, path: str) -> list[Problem]:
             table = tokens.get(name)
             if isinstance(table, dict) and "url" not in table:
                 problems.append(Problem(f"{path}.token_configs.{name}.url", "missing (required)"))
+        kbs = tokens.get("kbs")
+        if isinstance(kbs, dict) and kbs.get("tee_key_algorithm") == EXPERIMENTAL_TEE_KEY_ALGORITHM:
+            problems.append(
+                Problem(
+                    f"{path}.token_configs.kbs.tee_key_algorithm",
+                    "experimental: only an attestation agent built with kbs_protocol's pqc-experimental feature "
+                    "reads this aa.toml (a default build refuses it), and only a Trustee built with "
+                    "pqc-experimental answers the key",
+                    "warning",
+                )
+            )
         if not any(isinstance(tokens.get(n), dict) for n in ("kbs", "coco_as")):
             problems.append(Problem(f"{path}.token_configs", "no [token_configs.kbs] table: no token", "warning"))
     else:

@@ -20,14 +20,17 @@ Trustee's ``pqc-experimental`` builds) is not in joserfc and is done here: the T
 (``{"alg", "kty": "AKP", "pub": base64url(1184-byte encapsulation key)}``); the KBS puts the KEM ciphertext in
 the protected header's ``ek``; the AES-192 key-wrapping key is KMAC256 (NIST SP 800-185, empty customization)
 keyed with the ML-KEM shared secret over ``be32(len(alg)) || alg || be32(192)``; A192KW unwraps the 32-byte
-CEK; A256GCM with the received protected text as AAD decrypts the payload. ``cryptography`` has no KMAC:
-:func:`kmac256` is written here over a Keccak-f[1600] sponge (FIPS 202).
+CEK; A256GCM with the received protected text as AAD decrypts the payload. ML-KEM is ``cryptography``'s, which
+has it from 47.0 on (``MLKEM_CRYPTOGRAPHY``; older releases still serve the classic key types); ``cryptography``
+has no KMAC, so KMAC256 is pycryptodome's (the ``pqc`` extra). Both are imported on the ML-KEM path only, and
+checked when the key is made or read, before anything goes on the wire: a missing one is exit 8.
 """
 
 from __future__ import annotations
 
 import binascii
 import contextlib
+import importlib
 import json
 import os
 import threading
@@ -37,18 +40,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-from cococtl.errors import IntegrityError, InvalidInputError, NotFoundError
+from cococtl.errors import (
+    CococtlError,
+    ExternalToolError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    missing_module_error,
+)
 from cococtl.kbs.b64 import b64url, b64url_decode
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
     from joserfc.jwe import JWERegistry
 
 ECDH_ALG = "ECDH-ES+A256KW"
@@ -58,6 +68,8 @@ KEY_TYPES = ("ec-p256", "ec-p521", "rsa", "rsa1_5")
 # Opt-in only: Trustee and guest-components speak it only when built with ``pqc-experimental``.
 EXPERIMENTAL_KEY_TYPES = ("ml-kem-768",)
 MLKEM_ALG = "ML-KEM-768+A192KW"
+# The first cryptography release with ``cryptography.hazmat.primitives.asymmetric.mlkem`` (pyproject allows 42).
+MLKEM_CRYPTOGRAPHY = "47.0"
 _MLKEM_PUBLIC_LEN = 1184  # FIPS 203 ML-KEM-768 encapsulation key
 _A192KW_LEN = 24
 _ENC = "A256GCM"
@@ -77,96 +89,50 @@ def concat_kdf(shared: bytes, alg: str = ECDH_ALG, bits: int = 256) -> bytes:
     return ConcatKDFHash(hashes.SHA256(), bits // 8, other).derive(shared)
 
 
-_MASK64 = (1 << 64) - 1
-
-
-def _keccak_tables() -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """FIPS 202 §3.2.2 and §3.2.5, computed rather than typed: ρ offsets by lane ``x + 5y`` and ι constants."""
-    offsets = [0] * 25
-    x, y = 1, 0
-    for t in range(24):
-        offsets[x + 5 * y] = ((t + 1) * (t + 2) // 2) % 64
-        x, y = y, (2 * x + 3 * y) % 5
-    constants = []
-    lfsr = 1  # rc(t): x^t mod x^8 + x^6 + x^5 + x^4 + 1, bit 0 is the output
-    for _ in range(24):
-        constant = 0
-        for j in range(7):
-            if lfsr & 1:
-                constant |= 1 << ((1 << j) - 1)
-            lfsr = (lfsr << 1) ^ (0x171 if lfsr & 0x80 else 0)
-        constants.append(constant)
-    return tuple(offsets), tuple(constants)
-
-
-_RHO, _IOTA = _keccak_tables()
-
-
-def _rotl64(value: int, shift: int) -> int:
-    return ((value << shift) | (value >> (64 - shift))) & _MASK64
-
-
-def _keccak_f(lanes: list[int]) -> list[int]:
-    """Keccak-f[1600] on 25 lanes indexed ``x + 5y``."""
-    for constant in _IOTA:
-        column = [lanes[x] ^ lanes[x + 5] ^ lanes[x + 10] ^ lanes[x + 15] ^ lanes[x + 20] for x in range(5)]
-        effect = [column[(x - 1) % 5] ^ _rotl64(column[(x + 1) % 5], 1) for x in range(5)]
-        lanes = [lane ^ effect[i % 5] for i, lane in enumerate(lanes)]
-        moved = [0] * 25
-        for x in range(5):
-            for y in range(5):  # ρ, then π: lane (x, y) goes to (y, 2x + 3y)
-                moved[y + 5 * ((2 * x + 3 * y) % 5)] = _rotl64(lanes[x + 5 * y], _RHO[x + 5 * y])
-        lanes = [
-            moved[i] ^ (~moved[(i + 1) % 5 + i - i % 5] & moved[(i + 2) % 5 + i - i % 5] & _MASK64) for i in range(25)
-        ]
-        lanes[0] ^= constant
-    return lanes
-
-
-def keccak_sponge(rate: int, suffix: int, message: bytes, length: int) -> bytes:
-    """The Keccak sponge of FIPS 202 §4 with ``rate`` bytes and the domain ``suffix`` byte that starts pad10*1
-    (0x06 SHA-3, 0x1F SHAKE, 0x04 cSHAKE)."""
-    padded = bytearray(message)
-    padded.append(suffix)
-    padded.extend(bytes(-len(padded) % rate))
-    padded[-1] |= 0x80
-    lanes = [0] * 25
-    for offset in range(0, len(padded), rate):
-        for i in range(rate // 8):
-            lanes[i] ^= int.from_bytes(padded[offset + 8 * i : offset + 8 * i + 8], "little")
-        lanes = _keccak_f(lanes)
-    out = bytearray()
-    while True:
-        out += b"".join(lane.to_bytes(8, "little") for lane in lanes[: rate // 8])
-        if len(out) >= length:
-            return bytes(out[:length])
-        lanes = _keccak_f(lanes)
-
-
-def _left_encode(value: int) -> bytes:
-    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-    return bytes([len(data)]) + data
-
-
-def _right_encode(value: int) -> bytes:
-    data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-    return data + bytes([len(data)])
-
-
-def _encode_string(data: bytes) -> bytes:
-    return _left_encode(8 * len(data)) + data
-
-
-def _bytepad(data: bytes, width: int) -> bytes:
-    padded = _left_encode(width) + data
-    return padded + bytes(-len(padded) % width)
+def _pqc_missing(exc: ImportError) -> CococtlError:
+    if isinstance(exc, ModuleNotFoundError):
+        return missing_module_error(exc)  # Crypto -> the pqc extra
+    return ExternalToolError(
+        f"the ML-KEM-768 TEE key needs pycryptodome 3.20 or newer for KMAC256: {exc}",
+        hint="pip install 'cococtl[pqc]'",
+    )
 
 
 def kmac256(key: bytes, message: bytes, length: int, customization: bytes = b"") -> bytes:
-    """KMAC256 (NIST SP 800-185 §4.3) with a ``length``-byte output: cSHAKE256 with N = "KMAC"."""
-    prefix = _bytepad(_encode_string(b"KMAC") + _encode_string(customization), 136)
-    body = _bytepad(_encode_string(key), 136) + message + _right_encode(8 * length)
-    return keccak_sponge(136, 0x04, prefix + body, length)
+    """KMAC256 (NIST SP 800-185 §4.3) with a ``length``-byte output: pycryptodome's (the ``pqc`` extra), which
+    wants a key of at least 32 bytes (an ML-KEM shared secret is 32) and an output of at least 8."""
+    try:
+        from Crypto.Hash import KMAC256
+    except ImportError as exc:
+        raise _pqc_missing(exc) from None
+    return KMAC256.new(key=key, data=message, mac_len=length, custom=customization).digest()
+
+
+def _mlkem_class() -> type[MLKEM768PrivateKey] | None:
+    try:
+        from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
+    except ImportError:
+        return None
+    return MLKEM768PrivateKey
+
+
+def _require_mlkem() -> type[MLKEM768PrivateKey]:
+    """What the ML-KEM path needs, checked when the key is made or read: cryptography's ML-KEM and pycryptodome's
+    KMAC256. Exit 8 otherwise."""
+    import cryptography
+
+    key_class = _mlkem_class()
+    if key_class is None:
+        raise ExternalToolError(
+            f"the ML-KEM-768 TEE key needs cryptography {MLKEM_CRYPTOGRAPHY} or newer "
+            f"(cryptography {cryptography.__version__} is installed)",
+            hint=f"pip install 'cryptography>={MLKEM_CRYPTOGRAPHY}'",
+        )
+    try:
+        importlib.import_module("Crypto.Hash.KMAC256")
+    except ImportError as exc:
+        raise _pqc_missing(exc) from None
+    return key_class
 
 
 def kmac256_kdf(shared: bytes, alg: str = MLKEM_ALG, length: int = _A192KW_LEN) -> bytes:
@@ -215,7 +181,14 @@ class TeeKeyPair:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             return cls(key, "RSA-OAEP-256" if kind == "rsa" else "RSA1_5")
         if kind == "ml-kem-768":
-            return cls(MLKEM768PrivateKey.generate(), MLKEM_ALG)
+            key_class = _require_mlkem()
+            try:
+                return cls(key_class.generate(), MLKEM_ALG)
+            except UnsupportedAlgorithm:  # cryptography built against an OpenSSL before 3.5
+                raise ExternalToolError(
+                    "the ML-KEM-768 TEE key needs a cryptography whose OpenSSL has ML-KEM (3.5 or newer)",
+                    hint="its wheels have it: pip install --force-reinstall --only-binary :all: cryptography",
+                ) from None
         known = ", ".join(KEY_TYPES + EXPERIMENTAL_KEY_TYPES)
         raise InvalidInputError(f"unknown TEE key type {kind!r}: expected one of {known}")
 
@@ -228,13 +201,15 @@ class TeeKeyPair:
             raise NotFoundError(f"TEE key file {path} does not exist") from None
         try:
             key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise InvalidInputError(f"TEE key file {path} is not an unencrypted private key PEM: {exc}") from None
         if isinstance(key, rsa.RSAPrivateKey):
             return cls(key, rsa_alg)
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in ("secp256r1", "secp521r1"):
             return cls(key, ECDH_ALG)
-        if isinstance(key, MLKEM768PrivateKey):
+        key_class = _mlkem_class()
+        if key_class is not None and isinstance(key, key_class):
+            _require_mlkem()
             return cls(key, MLKEM_ALG)
         raise InvalidInputError(f"TEE key file {path}: only RSA, EC P-256/P-521 and ML-KEM-768 keys are supported")
 
@@ -247,25 +222,26 @@ class TeeKeyPair:
 
     def public_jwk(self) -> dict[str, str]:
         """Exactly the members the KBS keeps (and hashes): no ``use``, no ``kid``."""
-        if isinstance(self.private_key, MLKEM768PrivateKey):
-            # kbs-types 0.18 TeePubKey::AKP {alg, pub}; guest-components akp.rs to_pub_jwk.
-            return {"alg": MLKEM_ALG, "kty": "AKP", "pub": b64url(self.private_key.public_key().public_bytes_raw())}
-        public = self.private_key.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            numbers = public.public_numbers()
+        key = self.private_key
+        if isinstance(key, rsa.RSAPrivateKey):
+            numbers = key.public_key().public_numbers()
             n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
             e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
             return {"alg": self.alg, "e": b64url(e), "kty": "RSA", "n": b64url(n)}
-        crv = "P-256" if public.curve.name == "secp256r1" else "P-521"
-        size = _CURVES[crv][1]
-        point = public.public_numbers()
-        return {
-            "alg": ECDH_ALG,
-            "crv": crv,
-            "kty": "EC",
-            "x": b64url(point.x.to_bytes(size, "big")),
-            "y": b64url(point.y.to_bytes(size, "big")),
-        }
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            crv = "P-256" if key.curve.name == "secp256r1" else "P-521"
+            size = _CURVES[crv][1]
+            point = key.public_key().public_numbers()
+            return {
+                "alg": ECDH_ALG,
+                "crv": crv,
+                "kty": "EC",
+                "x": b64url(point.x.to_bytes(size, "big")),
+                "y": b64url(point.y.to_bytes(size, "big")),
+            }
+        # ML-KEM-768 (the only other kind): kbs-types 0.18 TeePubKey::AKP {alg, pub}; guest-components akp.rs
+        # to_pub_jwk.
+        return {"alg": MLKEM_ALG, "kty": "AKP", "pub": b64url(key.public_key().public_bytes_raw())}
 
     def decrypt(self, body: Any) -> bytes:
         """Decrypt a flattened-JSON JWE from the KBS. Raises IntegrityError (exit 7) when it cannot."""
@@ -293,7 +269,7 @@ class TeeKeyPair:
         tag = b64url_decode(fields["tag"], what="tag")
         if len(iv) != 12 or len(tag) != 16:
             raise IntegrityError(f"unsupported JWE content encryption {header.get('enc')!r}")
-        if isinstance(self.private_key, MLKEM768PrivateKey):
+        if not isinstance(self.private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             return _mlkem_decrypt(self.private_key, header, fields, iv, tag)
         segments = [protected_text, fields.get("encrypted_key", ""), fields["iv"], fields["ciphertext"], fields["tag"]]
         if any("." in segment for segment in segments):
@@ -309,7 +285,7 @@ class TeeKeyPair:
             if alg not in RSA_ALGS:
                 raise IntegrityError(f"JWE alg {alg!r} does not fit an RSA TEE key")
             return
-        if isinstance(self.private_key, MLKEM768PrivateKey):
+        if not isinstance(self.private_key, ec.EllipticCurvePrivateKey):  # ML-KEM-768
             if alg != MLKEM_ALG:
                 raise IntegrityError(f"JWE alg {alg!r} does not fit an ML-KEM-768 TEE key")
             if not isinstance(header.get("ek"), str):
@@ -332,13 +308,13 @@ class TeeKeyPair:
         from joserfc.jwk import ECKey, RSAKey
         from joserfc.util import json_b64encode
 
-        if isinstance(self.private_key, MLKEM768PrivateKey):  # pragma: no cover - _decrypt takes the other path
+        key: RSAKey | ECKey
+        if isinstance(self.private_key, rsa.RSAPrivateKey):
+            key = RSAKey.import_key(self.private_key)
+        elif isinstance(self.private_key, ec.EllipticCurvePrivateKey):
+            key = ECKey.import_key(self.private_key)
+        else:  # pragma: no cover - _decrypt takes the ML-KEM path before
             raise IntegrityError("joserfc has no ML-KEM key management")
-        key = (
-            RSAKey.import_key(self.private_key)
-            if isinstance(self.private_key, rsa.RSAPrivateKey)
-            else ECKey.import_key(self.private_key)
-        )
         registry = _registry(alg)
         try:
             with _deliberate(alg):

@@ -140,11 +140,11 @@ def test_choices_agree_with_the_library() -> None:
     from cococtl.initdata.snippet import TEES
     from cococtl.kbs.as_client import AS_TEES, HASH_ALGORITHMS
     from cococtl.kbs.as_grpc import GRPC_TEES, RVPS_TYPES
-    from cococtl.kbs.jwe import KEY_TYPES
+    from cococtl.kbs.jwe import EXPERIMENTAL_KEY_TYPES, KEY_TYPES
 
     assert tuple(ch.Tee) == TEE_CHOICES
     assert set(ch.KbsTee) == {"auto", *KBS_TEES}
-    assert tuple(ch.TeeKeyType) == KEY_TYPES
+    assert tuple(ch.TeeKeyType) == KEY_TYPES + EXPERIMENTAL_KEY_TYPES
     assert tuple(ch.AlgoType) == ALGO_TYPES
     assert tuple(ch.AdminMode) == ADMIN_MODES
     assert tuple(ch.HashAlgorithm) == HASH_ALGORITHMS

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,49 @@ def test_passport_mode_with_an_ml_kem_key_file(cli: Any, kbs: RunningKbs, tmp_pa
         "--attestation-token", tmp_path / "token.jwt", "--tee-key-file", tmp_path / "tee.pem",
     ).stdout_bytes  # fmt: skip
     assert got == SECRET
+
+
+# cococtl in a process where pycryptodome (the pqc extra) cannot be imported.
+WITHOUT_PYCRYPTODOME = (
+    "import sys; sys.modules['Crypto'] = None; from cococtl.cli import main; sys.argv[0] = 'cococtl'; main()"
+)
+
+
+def test_without_pycryptodome_an_ml_kem_key_is_exit_8_before_the_kbs_is_asked(kbs: RunningKbs) -> None:
+    args = ["kbs", "get-resource", "--url", kbs.url, "--path", "default/key/pq", "--tee", "sample"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYCRYPTODOME, *args, "--tee-key-type", "ml-kem-768"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 8, done.stderr
+    assert "hint: pip install 'cococtl[pqc]'" in done.stderr and "Traceback" not in done.stderr
+    assert kbs.server.state.requests == []
+    # The classic key types do not need it.
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYCRYPTODOME, *args, "--raw"], capture_output=True, timeout=TIMEOUT, check=False
+    )
+    assert done.returncode == 0 and done.stdout == SECRET, done.stderr
+
+
+def test_secret_unseal_with_an_ml_kem_key(cli: Any, kbs: RunningKbs, tmp_path: Path) -> None:
+    """``secret`` fetches through the same client: the envelope's key and the signature's key, both ML-KEM JWEs."""
+    cli("secret", "keygen", "--kid", "signer", "-o", tmp_path)
+    (tmp_path / "plain.bin").write_bytes(SECRET)
+    sealed = cli(
+        "secret", "seal", "envelope", "--key-uri", "kbs:///default/key/kek", "--plaintext", tmp_path / "plain.bin",
+        "--new-key", tmp_path / "kek.bin", "--kid", "kbs:///default/signing/pub",
+        "--signing-key", tmp_path / "signer-private.json", "--provision-to-kbs", kbs.url,
+    ).stdout.strip()  # fmt: skip
+    before = len(kbs.server.state.requests)
+    got = cli(
+        "secret", "unseal", "-", "-o", "-", "--kbs-url", kbs.url, "--tee", "sample", "--tee-key-type", "ml-kem-768",
+        input=sealed + "\n",
+    )  # fmt: skip
+    assert got.stdout_bytes == SECRET
+    assert ("GET", "/kbs/v0/resource/default/key/kek") in kbs.server.state.requests[before:]
 
 
 def test_a_tampered_resource_is_exit_7(cli: Any, kbs: RunningKbs, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,6 +169,31 @@ def test_validate_accepts_the_trustee_fixtures() -> None:
     assert [p for p in validate(WITH_POLICY.read_bytes()) if p.level == "error"] == []
 
 
+def _aa_problems(algorithm: str) -> list[tuple[str, str, str]]:
+    aa = f'[token_configs.kbs]\nurl = "http://kbs:8080"\ntee_key_algorithm = "{algorithm}"\n'
+    document = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"aa.toml" = """\n' + aa + '"""\n'
+    return [(p.path, p.level, p.message) for p in validate(document.encode())]
+
+
+@pytest.mark.parametrize("algorithm", ["ECDH-ES+A256KW-P256", "ECDH-ES+A256KW-P521", "RSA-OAEP-256"])
+def test_the_tee_key_algorithms_guest_components_reads(algorithm: str) -> None:
+    """kbs_protocol keypair.rs ``TeeKeyAlgorithm``'s serde names."""
+    assert _aa_problems(algorithm) == []
+
+
+def test_the_ml_kem_tee_key_algorithm_is_accepted_with_a_warning() -> None:
+    """``ML-KEM-768+A192KW`` exists only in a ``pqc-experimental`` build of kbs_protocol (keypair.rs)."""
+    [(path, level, message)] = _aa_problems("ML-KEM-768+A192KW")
+    assert path == 'data."aa.toml".token_configs.kbs.tee_key_algorithm' and level == "warning"
+    assert "pqc-experimental" in message
+
+
+@pytest.mark.parametrize("algorithm", ["ML-KEM-768", "ml-kem-768+a192kw", "ECDH-ES+A256KW", "RSA1_5"])
+def test_other_tee_key_algorithms_are_errors(algorithm: str) -> None:
+    [(path, level, message)] = _aa_problems(algorithm)
+    assert path.endswith(".tee_key_algorithm") and level == "error" and "ML-KEM-768+A192KW" in message
+
+
 def test_init_data_claims_like_trustees_as() -> None:
     # integration-tests/tests/init_data.rs INIT_DATA_CONFIG_FIELD_POLICY and INIT_DATA_FOR_OPA_POLICY.
     simple = init_data_claims(parse(SIMPLE.read_bytes()).data)

@@ -1,6 +1,7 @@
 """The experimental ML-KEM-768+A192KW resource JWE (draft-ietf-jose-pqc-kem-05; guest-components and Trustee
-``pqc-experimental``): the KMAC256 KDF against NIST and upstream vectors, a JWE Trustee's code made, the header
-the double writes, client <-> double round trips and tampering.
+``pqc-experimental``): the KMAC256 KDF (pycryptodome's, through our wrappers) against NIST and upstream vectors,
+a JWE Trustee's code made, the header the double writes, client <-> double round trips and tampering, and what
+happens without the libraries the ML-KEM path needs (cryptography 47+, pycryptodome).
 
 Upstream facts: guest-components attestation-agent/kbs_protocol/src/akp.rs (8246e5e0) ``to_pub_jwk`` (74-80),
 ``decapsulate_and_unwrap`` (90-116), ``kmac256_kdf`` (132-152) and keypair.rs ``unwrap_cek`` (176-194);
@@ -11,10 +12,11 @@ trustee kbs/src/jwe/akp.rs (78962cd4) ``kmac256_kdf`` (51-67) and ``ml_kem_768_a
 
 from __future__ import annotations
 
+import ast
 import base64
-import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
 from cococtl.devkbs import jwe as double
-from cococtl.errors import IntegrityError, InvalidInputError
+from cococtl.errors import ExternalToolError, IntegrityError, InvalidInputError
 from cococtl.kbs import jwe as client
 from cococtl.kbs.jwe import EXPERIMENTAL_KEY_TYPES, KEY_TYPES, MLKEM_ALG, TeeKeyPair
 
@@ -43,18 +45,7 @@ def pair() -> TeeKeyPair:
     return TeeKeyPair.generate("ml-kem-768")
 
 
-# --- KMAC256 and its Keccak ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("size", [0, 1, 134, 135, 136, 137, 271, 272, 500])
-def test_both_keccak_sponges_are_hashlibs(size: int) -> None:
-    """The same Keccak-f[1600] with SHA-3/SHAKE padding is what hashlib computes; cSHAKE differs only in the
-    domain byte."""
-    message = os.urandom(size)
-    for sponge in (client.keccak_sponge, double.sponge):
-        assert sponge(136, 0x1F, message, 300) == hashlib.shake_256(message).digest(300)
-        assert sponge(136, 0x06, message, 32) == hashlib.sha3_256(message).digest()
-        assert sponge(168, 0x1F, message, 17) == hashlib.shake_128(message).digest(17)
+# --- KMAC256 ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("sample", VECTORS["nist_kmac256"], ids=lambda s: f"sample-{s['sample']}")
@@ -248,7 +239,63 @@ def test_the_double_refuses_keys_trustee_refuses(jwk: dict[str, Any], message: s
         double.encrypt_to(jwk, SECRET)
 
 
-def test_the_kbs_commands_offer_the_key_type() -> None:
-    from cococtl.cli.kbs import KbsTeeKeyType
+def test_the_kbs_and_secret_commands_offer_the_key_type() -> None:
+    from cococtl.cli import kbs, secret
+    from cococtl.cli.choices import TeeKeyType
 
-    assert tuple(KbsTeeKeyType) == KEY_TYPES + EXPERIMENTAL_KEY_TYPES
+    assert tuple(TeeKeyType) == KEY_TYPES + EXPERIMENTAL_KEY_TYPES
+    for module in (kbs, secret):
+        assert module.TeeKeyTypeOpt.__metadata__[0].help.startswith("The TEE key pair to generate; ml-kem-768")
+
+
+# --- without the libraries ---------------------------------------------------------------------------------------
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """What a module imports when it is imported (not in functions, not under TYPE_CHECKING)."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+@pytest.mark.parametrize("module", [client, double], ids=["client", "double"])
+def test_neither_module_needs_the_ml_kem_libraries_to_import(module: Any) -> None:
+    """cryptography 42-46 (which pyproject allows) has no asymmetric.mlkem; pycryptodome is an extra."""
+    imported = _module_level_imports(Path(module.__file__))
+    assert not {name for name in imported if "mlkem" in name or name.split(".")[0] == "Crypto"}
+
+
+def test_an_older_cryptography_keeps_the_classic_keys_and_names_the_version_ml_kem_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import joserfc.jwe  # noqa: F401  (imports cryptography.x509, which imports mlkem from 47.0 on)
+
+    # As on cryptography before 47.0: `from cryptography...mlkem import ...` raises ImportError.
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.mlkem", None)
+    for kind in KEY_TYPES:
+        classic = TeeKeyPair.generate(kind)
+        assert classic.decrypt(json.dumps(double.encrypt_to(classic.public_jwk(), SECRET))) == SECRET
+    with pytest.raises(ExternalToolError, match=r"cryptography 47\.0 or newer") as caught:
+        TeeKeyPair.generate("ml-kem-768")
+    assert caught.value.exit_code == 8 and caught.value.hint == "pip install 'cryptography>=47.0'"
+    # The double answers as Trustee without pqc-experimental does, and says why.
+    akp = {"kty": "AKP", "alg": MLKEM_ALG, "pub": _enc(bytes(1184))}
+    with pytest.raises(double.JweFailure, match=r"^pqc-experimental feature not enabled: .*cryptography 47\.0"):
+        double.encrypt_to(akp, SECRET)
+
+
+def test_without_pycryptodome_the_kdf_is_exit_8_with_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "Crypto" or m.startswith("Crypto.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "Crypto", None)
+    with pytest.raises(ExternalToolError) as caught:
+        client.kmac256_kdf(bytes(32))
+    assert caught.value.exit_code == 8 and caught.value.hint == "pip install 'cococtl[pqc]'"
+    with pytest.raises(ExternalToolError, match="pqc"):
+        TeeKeyPair.generate("ml-kem-768")
+    with pytest.raises(double.JweFailure, match="pycryptodome"):
+        double.akp_wrapping_key(bytes(32))
