@@ -136,7 +136,7 @@ _cococtl_value() {
     'keys new|--type'|'keys new|-t') kind='w:raw rsa ecdsa ed25519' ;;
     'manifest validate|--algo-type'|'manifest new|--algo-type'|'run|--algo-type') kind='w:python bin wasm docker' ;;
     'kbs attest|--tee'|'kbs get-resource|--tee') kind='w:auto sample sampledevice tdx snp sgx az-snp-vtpm az-tdx-vtpm cca csv se hygondcu tpm nvidia nvidia-dpu' ;;
-    'kbs attest|--tee-key-type'|'kbs get-resource|--tee-key-type') kind='w:ec-p256 ec-p521 rsa rsa1_5 ml-kem-768' ;;
+    'kbs attest|--tee-key-type'|'kbs get-resource|--tee-key-type'|'secret inspect|--tee-key-type'|'secret unseal|--tee-key-type') kind='w:ec-p256 ec-p521 rsa rsa1_5 ml-kem-768' ;;
     'kbs dev-server|--admin-mode') kind='w:insecure deny bearer legacy' ;;
     'as attest|--tee') kind='w:auto az-snp-vtpm az-tdx-vtpm cca csv hygondcu nvidia sample sampledevice se sgx snp tdx tpm' ;;
     'as attest|--hash-algorithm') kind='w:sha256 sha384 sha512 sm3' ;;
@@ -145,7 +145,6 @@ _cococtl_value() {
     'initdata new|--algorithm') kind='w:sha256 sha384 sha512' ;;
     'initdata policy-snippet|--tee') kind='w:sample tdx snp' ;;
     'initdata policy-snippet|--kind') kind='w:resource attestation' ;;
-    'secret inspect|--tee-key-type'|'secret unseal|--tee-key-type') kind='w:ec-p256 ec-p521 rsa rsa1_5' ;;
     'run|--wasm-runtime') kind='w:wasmtime wasmedge' ;;
     *) kind='' ;;
     esac
