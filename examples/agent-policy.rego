@@ -1,0 +1,4 @@
+# A kata agent policy (what genpolicy writes, cut to the bone): allow every agent request.
+package agent_policy
+
+default AllowRequestsFailingPolicy := true
