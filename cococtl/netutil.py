@@ -75,6 +75,7 @@ class Deadline:
         self.progress_bytes = progress_bytes
         self.deadline = time.monotonic() + timeout
         self.expired = False
+        self.waiting_for = ""  # what the exchange was waiting for when it expired, if not the peer's answer
         self._since_progress = 0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -157,6 +158,40 @@ def _track(sock: socket.socket | None) -> None:
         deadline.track(sock)
 
 
+def _resolve_within_deadline(host: str, port: int | None) -> list[str] | None:
+    """The addresses of ``host``, looked up within the current deadline (getaddrinfo cannot be interrupted, so
+    it runs in a helper thread that is abandoned at the deadline); None when there is no deadline or ``host`` is
+    already an address."""
+    import ipaddress
+
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    if deadline is None:
+        return None
+    found: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            found["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    resolver = threading.Thread(target=lookup, name="cococtl-resolve", daemon=True)
+    resolver.start()
+    resolver.join(deadline.remaining())
+    if resolver.is_alive():
+        deadline.expired = True
+        deadline.waiting_for = f"the name {host}"
+        raise TimeoutError(f"resolving {host} took longer than {deadline.timeout:g} s")
+    if "error" in found:
+        raise found["error"]
+    return list(dict.fromkeys(str(info[4][0]) for info in found["infos"]))
+
+
 @lru_cache(maxsize=1)
 def _pool_classes() -> dict[str, Any]:
     """urllib3 connection pools whose connections report their sockets to the current :class:`Deadline`."""
@@ -164,11 +199,28 @@ def _pool_classes() -> dict[str, Any]:
 
     class _Tracked:
         sock: socket.socket | None
+        _dns_host: str
 
         def _new_conn(self) -> socket.socket:
-            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-            _track(sock)
-            return sock
+            addresses = _resolve_within_deadline(self._dns_host, getattr(self, "port", None))
+            if addresses is None:
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+                _track(sock)
+                return sock
+            name, last = self._dns_host, None
+            for address in addresses:  # each address in resolver order, as create_connection tries them
+                self._dns_host = address
+                try:
+                    sock = super()._new_conn()  # type: ignore[misc]
+                except OSError as exc:  # urllib3's NewConnectionError and ConnectTimeoutError are OSErrors
+                    last = exc
+                    continue
+                finally:
+                    self._dns_host = name
+                _track(sock)
+                return sock
+            assert last is not None
+            raise last
 
         def request(self, *args: Any, **kwargs: Any) -> None:
             _track(self.sock)  # a kept-alive connection reused by this exchange
@@ -321,6 +373,11 @@ def bounded_request(
                     raise DeadlineExceeded(timeout) from None
                 raise UnreachableError(f"{what}: " + reason.replace("{peer}", peer)) from None
     except DeadlineExceeded:
+        if deadline.waiting_for:
+            raise UnreachableError(
+                f"{what}: {deadline.waiting_for} of {peer} did not resolve within {timeout:g} s",
+                hint="check the DNS set-up (or /etc/hosts), or raise the timeout",
+            ) from None
         raise UnreachableError(
             f"{what}: {peer} did not answer within {timeout:g} s", hint="if the peer is only slow, raise the timeout"
         ) from None

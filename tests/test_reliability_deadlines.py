@@ -233,3 +233,52 @@ def test_grpc_key_provider_that_never_answers_ends_skopeo(
         silent.close()
     _assert_deadline(result, seconds)
     assert "made no progress for 2 s" in result.stderr and not (tmp_path / "enc").exists()
+
+
+@pytest.fixture
+def slow_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A resolver that never answers for one name (no real DNS server may run here: tests stay on 127.0.0.1, and
+    the system resolver's configuration is not ours to change), the real one for every other name."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.invalid":
+            release.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield "slow-dns.invalid"
+    release.set()
+
+
+def test_a_name_that_never_resolves_ends_at_the_timeout(cli: Any, slow_dns: str, tmp_path: Path) -> None:
+    # getaddrinfo cannot be interrupted, and urllib3's connect timeout does not cover it: the lookup runs under
+    # the exchange's deadline, and the message says it was the name, not the peer, that did not answer.
+    result, seconds = _timed(
+        cli, "kbs", "attest", "--url", f"http://{slow_dns}:8080", "--tee", "sample", "--timeout", "2"
+    )
+    _assert_deadline(result, seconds)
+    assert f"the name {slow_dns} of the KBS at http://{slow_dns}:8080 did not resolve within 2 s" in result.stderr
+    (tmp_path / "algo.sh").write_text("#!/bin/sh\n")
+    manifest = tmp_path / "m.json"
+    manifest.write_text(
+        json.dumps({"algorithm": {"uri": f"http://{slow_dns}/a.sh", "algo_type": "bin", "hash": "11" * 32}})
+    )
+    result, seconds = _timed(
+        cli, "run", manifest, "--results", tmp_path / "out", "--network-timeout", "2", "--retries", "0"
+    )
+    _assert_deadline(result, seconds)
+    assert f"the name {slow_dns} did not resolve within 2 s" in result.stderr
+
+
+def test_a_name_that_resolves_still_connects(cli: Any, slow_dns: str, tmp_path: Path) -> None:
+    from tests.integration.conftest import start_devkbs
+
+    kbs = start_devkbs(tmp_path / "kbs")
+    try:
+        port = kbs.url.rsplit(":", 1)[1].strip("/")
+        cli("-q", "kbs", "attest", "--url", f"http://localhost:{port}", "--tee", "sample", "--timeout", "5")
+    finally:
+        kbs.server.stop()

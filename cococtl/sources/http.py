@@ -48,6 +48,8 @@ class _Retry(Exception):
 
 
 def _late(uri: str, deadline: Deadline) -> _Retry:
+    if deadline.waiting_for:
+        return _Retry(f"{uri}: {deadline.waiting_for} did not resolve within {deadline.timeout:g} s", timed_out=True)
     return _Retry(f"{uri}: ReadTimeout (no progress within {deadline.timeout:g} s)", timed_out=True)
 
 
