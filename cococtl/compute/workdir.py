@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cococtl.ownership import claim, remove_orphans
+
 
 @dataclass(frozen=True)
 class WorkDir:
@@ -49,43 +51,11 @@ class WorkDir:
 
 
 PREFIX = "cococtl-run-"
-_OWNER = ".cococtl-owner"
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
-def _owner_alive(record: str) -> bool:
-    parts = record.split()
-    if parts[:1] == ["kept"]:
-        return True  # --keep-workdir: the user keeps it on purpose
-    if len(parts) != 2 or not parts[0].isdigit():
-        return False
-    return _start_time(int(parts[0])) == parts[1]
 
 
 def remove_stale_workdirs(parent: Path | None = None) -> list[Path]:
     """Remove the work directories of runs that died without cleaning up; return what was removed."""
-    base = Path(parent or tempfile.gettempdir())
-    removed = []
-    with contextlib.suppress(OSError):
-        for candidate in base.glob(PREFIX + "*"):
-            if candidate.is_symlink() or not candidate.is_dir() or candidate.stat().st_uid != os.getuid():
-                continue
-            try:
-                record = (candidate / _OWNER).read_text()
-            except OSError:
-                continue  # not ours, or still being created
-            if not _owner_alive(record):
-                shutil.rmtree(candidate, ignore_errors=True)
-                removed.append(candidate)
-    return removed
+    return remove_orphans(Path(parent or tempfile.gettempdir()), PREFIX + "*")
 
 
 @contextlib.contextmanager
@@ -93,7 +63,7 @@ def work_directory(parent: Path | None = None, *, keep: bool = False) -> Iterato
     """Create the work directory tree; remove it afterwards (Ctrl-C included) unless ``keep``."""
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
     os.chmod(root, 0o700)
-    (root / _OWNER).write_text("kept\n" if keep else f"{os.getpid()} {_start_time(os.getpid())}\n")
+    claim(root, kept=keep)
     work = WorkDir(root)
     for directory in (work.datasets, work.results, work.downloads, work.scratch):
         directory.mkdir(mode=0o700)

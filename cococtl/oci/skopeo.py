@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,5 +168,19 @@ def keyprovider_config(directory: Path, *, grpc: str | None = None) -> Path:
     return path
 
 
-def temporary_layout() -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="cococtl-image-")
+SCRATCH_PREFIX = "cococtl-image-"
+
+
+@contextlib.contextmanager
+def temporary_layout() -> Iterator[str]:
+    """A private scratch directory (removed afterwards) for images on their way to or from a registry; scratch
+    directories left by a cococtl killed with SIGKILL are removed first (they may hold decrypted layers)."""
+    from cococtl.notices import warn
+    from cococtl.ownership import claim, remove_orphans
+
+    stale = remove_orphans(Path(tempfile.gettempdir()), SCRATCH_PREFIX + "*")
+    if stale:
+        warn(f"removed {len(stale)} image scratch director{'y' if len(stale) == 1 else 'ies'} left by a killed cococtl")
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
+        claim(Path(scratch))
+        yield scratch

@@ -1,6 +1,8 @@
 """Write an image into a staging layout beside its destination and publish it only when it is complete.
 
-A failed or interrupted encrypt/decrypt leaves nothing at the destination: the staging directory is removed.
+A failed or interrupted encrypt/decrypt leaves nothing at the destination: the staging directory is removed. One
+killed with SIGKILL cannot clean up; its staging directory names its owner and the next write to the same
+destination removes it (:mod:`cococtl.ownership`).
 On success a new destination is renamed into place; into an existing layout the blobs are moved first
 (content-addressed, so harmless) and ``index.json`` is replaced last, atomically.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from cococtl.errors import InvalidInputError, OutputExistsError
 from cococtl.oci.layout import REF_NAME, Layout
+from cococtl.ownership import OWNER_FILE, claim, remove_orphans
 
 
 def _check_destination(root: Path, tag: str | None, force: bool) -> Layout | None:
@@ -44,10 +47,18 @@ def staged_layout(root: Path, tag: str | None, *, force: bool = False) -> Iterat
     """A fresh layout to write into; it becomes ``root`` (or is merged into it) only if the block succeeds."""
     existing = _check_destination(root, tag, force)
     root.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.cococtl-", dir=root.parent))
+    prefix = f".{root.name}.cococtl-"
+    stale = remove_orphans(root.parent, prefix + "*")
+    if stale:
+        from cococtl.notices import warn
+
+        warn(f"removed {len(stale)} staging layout(s) of {root} left by a killed cococtl")
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=root.parent))
     try:
+        claim(stage)
         layout = Layout.create(stage)
         yield layout
+        (stage / OWNER_FILE).unlink()
         if existing is None:
             os.replace(stage, root)  # onto nothing, or onto an empty directory
             return
