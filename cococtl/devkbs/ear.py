@@ -85,7 +85,7 @@ def policy_trust_vector(policy: str, policy_input: dict[str, Any], reference_val
     )
     if not isinstance(vector, dict) or not all(isinstance(v, int) for v in vector.values()):
         raise ValueError("the attestation policy's trust_claims is not an object of integers")
-    return {key: int(vector.get(key, 0)) for key in TRUST_KEYS}
+    return {key: int(vector[key]) for key in TRUST_KEYS if key in vector}  # the ear crate leaves unset claims out
 
 
 def tcb_claims(
@@ -146,7 +146,9 @@ def sample_ear_claims(
             "cpu0": {
                 "ear.status": ear_status(vector),
                 "ear.trustworthiness-vector": vector,
-                "ear.appraisal-policy-id": "default_cpu" if policy else "default",
+                # broker.rs:167 evaluates "{policy_ids[0]}_cpu" but records policy_ids[0] (:287): the KBS asks for
+                # "default" (kbs/src/attestation/coco/builtin.rs:99)
+                "ear.appraisal-policy-id": "default",
                 "ear.veraison.annotated-evidence": annotated,
             }
         },
@@ -171,7 +173,7 @@ def sign_ear_token(claims: dict[str, Any], key: ec.EllipticCurvePrivateKey, jwk:
     from joserfc.jwk import ECKey
 
     header = {"alg": "ES256", "typ": "JWT", "jwk": jwk}
-    payload = json.dumps(claims, separators=(",", ":")).encode()
+    payload = json.dumps(claims, separators=(",", ":"), allow_nan=False).encode()
     return jws.serialize_compact(header, payload, ECKey.import_key(key), registry=_jws_registry("ES256"))
 
 

@@ -409,7 +409,10 @@ class Handler(BaseHTTPRequestHandler):
         ):
             raise failed
         claim = base64.b64encode(digests[algorithm](body.encode("utf-8")).digest()).decode()
-        return claim, init_data_claims(data)
+        try:
+            return claim, init_data_claims(data)
+        except ValueError:  # a u64 the EAR claims cannot hold: Trustee's AS fails the attestation
+            raise failed from None
 
     # --- resources ---------------------------------------------------------------------------------
     def _token_claims(self) -> dict[str, Any]:

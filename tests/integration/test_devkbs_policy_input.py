@@ -156,3 +156,31 @@ trust_claims := {{"executables": executables, "hardware": 2, "configuration": 2}
     result = cli(*attest).json
     assert result["claims"]["status"] == {"cpu0": "affirming"}
     assert {k: v for k, v in _annotated(result["token"]).items() if k in fixed} == fixed
+
+
+def _ear(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    submod = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["submods"]["cpu0"]
+    assert isinstance(submod, dict)
+    return submod
+
+
+def test_the_token_records_what_trustee_records(cli: Any, devkbs: RunningKbs, tmp_path: Path) -> None:
+    """Compared by hand with Trustee 78962cd4's kbs-builtin: the policy id is the KBS's ``default`` (broker.rs
+    evaluates "default_cpu" but records policy_ids[0], :167 and :287), a trust vector holds only the claims the
+    policy set (the ear crate leaves the others out), TOML's inf is null, and a policy_data integer between
+    i64::MAX and u64::MAX fails the attestation (RawValue's conversion)."""
+    url = ["--url", devkbs.url]
+    policy = 'package policy\nimport rego.v1\ntrust_claims := {"executables": 3, "hardware": 2}\n'
+    (tmp_path / "as.rego").write_text(policy)
+    cli("kbs", "set-attestation-policy", *url, "--policy-file", tmp_path / "as.rego", "--id", "default_cpu")
+    init = INIT_DATA.replace('name = "cc_kbc"', 'name = "cc_kbc"\nlimit = inf')
+    (tmp_path / "init.toml").write_text(init)
+    attest = ["--json", "kbs", "attest", *url, "--tee", "sample", "--init-data", tmp_path / "init.toml"]
+    ear = _ear(cli(*attest).json["token"])
+    assert ear["ear.appraisal-policy-id"] == "default"
+    assert ear["ear.trustworthiness-vector"] == {"executables": 3, "hardware": 2}
+    assert ear["ear.veraison.annotated-evidence"]["init_data_claims"]["cdh.toml"]["kbc"]["limit"] is None
+    (tmp_path / "big.toml").write_text(INIT_DATA.replace('"containers"', '"n": 9223372036854775808, "containers"'))
+    refused = cli("kbs", "attest", *url, "--tee", "sample", "--init-data", tmp_path / "big.toml", expect=5)
+    assert "RCAR handshake Attest failed" in refused.stderr

@@ -328,3 +328,28 @@ def test_cli_never_fails_internally_on_stdin(data: bytes, command: str) -> None:
     result = CliRunner().invoke(app, ["initdata", command, "-"], input=data)
     assert result.exit_code in (0, 3), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_data_claims_read_values_as_trustee_does() -> None:
+    """Checked by hand against Trustee 78962cd4's restful-as and kbs-builtin (attestation-service lib.rs
+    parse_init_data; the toml crate's private datetime form; serde_json's numbers into an EAR RawValue)."""
+    from cococtl.initdata.claims import OutOfRange
+
+    claims = init_data_claims(
+        {
+            "cdh.toml": "when = 1979-05-27T07:32:00Z\nlocal = 1979-05-27T00:32:00.5\nday = 1979-05-27\n"
+            "offset = 1979-05-27T00:32:00-07:00\nbig = inf\nodd = nan\nn = 5\n",
+            "aa.toml": "huge = 9223372036854775808\n",
+            "policy.rego": 'package agent_policy\npolicy_data := {"a": 1.5, "b": 18446744073709551616}',
+        }
+    )
+    cdh = claims["cdh.toml"]
+    assert cdh["when"] == {"$__toml_private_datetime": "1979-05-27T07:32:00Z"}
+    assert cdh["local"] == {"$__toml_private_datetime": "1979-05-27T00:32:00.5"}
+    assert cdh["day"] == {"$__toml_private_datetime": "1979-05-27"}
+    assert cdh["offset"] == {"$__toml_private_datetime": "1979-05-27T00:32:00-07:00"}
+    assert cdh["big"] is None and cdh["odd"] is None and cdh["n"] == 5
+    assert claims["aa.toml"] == "huge = 9223372036854775808\n"  # the toml crate cannot parse it: kept as text
+    assert claims["agent_policy_claims"] == {"a": 1.5, "b": float(1 << 64)}
+    with pytest.raises(OutOfRange):
+        init_data_claims({"policy.rego": 'policy_data := {"n": 9223372036854775808}'})
