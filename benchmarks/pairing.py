@@ -38,6 +38,7 @@ class Run:
     seconds: float
     peak_rss_mib: float
     returncode: int
+    cpu_seconds: float = 0.0  # user + system time of the child (0: not measured)
 
 
 def measure(
@@ -49,7 +50,7 @@ def measure(
     sync: bool = True,
     cwd: Path | None = None,
 ) -> Run:
-    """Run ``argv`` once; return its wall time and the child's own peak RSS (from wait4).
+    """Run ``argv`` once; return its wall time, and the child's own CPU time and peak RSS (from wait4).
 
     ``sync`` flushes dirty pages first (untimed), so a run does not pay for the previous run's writes.
     """
@@ -66,7 +67,7 @@ def measure(
         err = errors.read().decode(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv))} failed ({proc.returncode}): {err}")
-    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode)
+    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def timed(action: Callable[[], object], *, sync: bool = True) -> Run:
@@ -174,7 +175,8 @@ class Ratio:
 
 
 def side_rows(rounds: Rounds, *, mib: float | None = None) -> list[dict[str, object]]:
-    """One row per side: median, min and max seconds (and MiB/s if ``mib`` is given), peak RSS."""
+    """One row per side: median, min and max seconds (and MiB/s if ``mib`` is given), median CPU seconds,
+    peak RSS."""
     rows: list[dict[str, object]] = []
     for name in rounds.names:
         secs = rounds.seconds(name)
@@ -187,6 +189,10 @@ def side_rows(rounds: Rounds, *, mib: float | None = None) -> list[dict[str, obj
         }
         if mib is not None:
             row["MiB_per_s"] = round(mib / med, 1)
+        cpu = [r.cpu_seconds for r in rounds.runs[name]]
+        if any(cpu):
+            # CPU time drifts less than wall time when other work shares the machine: a second opinion.
+            row["cpu_median_s"] = round(statistics.median(cpu), 3)
         rss = max(r.peak_rss_mib for r in rounds.runs[name])
         row["peak_rss_MiB"] = round(rss, 1) if rss else "-"
         rows.append(row)

@@ -1,7 +1,9 @@
 """Safe file outputs: nothing is published until it is complete, nothing is overwritten by surprise.
 
-Outputs are written to a 0600 temporary file beside the destination and moved into place only
-when the caller's block succeeds; on any failure (Ctrl-C included) the temporary file is removed.
+Outputs are staged in a 0600 file beside the destination and given its name only when the caller's
+block succeeds. The staging file has no name at all where the file system supports ``O_TMPFILE``
+(ext4, xfs, btrfs, tmpfs), so even a SIGKILL leaves nothing behind; elsewhere it is a ``.NAME.*.part``
+file, removed on any failure the process lives to handle (Ctrl-C included).
 
 Replacing a large file (``--force``) is a rename over it, and the kernel then frees the old file's
 pages and blocks when its last reference goes: on ext4 that is about half a second per GiB, spent in
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -44,20 +45,97 @@ def check_writable_destination(path: Path, *, force: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, *, force: bool, private: bool) -> Iterator[BinaryIO]:
+def atomic_output(path: Path, *, force: bool, private: bool, size: int | None = None) -> Iterator[BinaryIO]:
     """Yield a file that becomes ``path`` only if the block completes without an exception.
 
     ``private`` keeps the final file 0600 (keys, plaintext); otherwise it gets the usual
     umask-derived mode. Without ``force`` an existing ``path`` is never replaced, even if it
-    appeared while we were writing.
+    appeared while we were writing. ``size``, the expected final size, lets a large output's blocks
+    be reserved up front (see :func:`_preallocate`); a wrong guess costs nothing but that saving.
+
+    Where the file system allows it, the file is staged without a name (``O_TMPFILE``) and linked
+    into place at the end, so a process killed at any point (SIGKILL included) leaves nothing behind:
+    the kernel frees an unnamed file with its last descriptor. Elsewhere it is staged as a 0600
+    ``.NAME.*.part`` file beside ``path``, removed on any failure the process survives to handle.
     """
     check_writable_destination(path, force=force)
     parent = path.parent if str(path.parent) else Path(".")
+    fd = _open_unnamed(parent)
+    if fd is None:
+        with _named_output(path, parent, force=force, private=private, size=size) as handle:
+            yield handle
+        return
+    with os.fdopen(fd, "wb", buffering=0) as handle:
+        _preallocate(fd, size)
+        yield handle
+        _trim(fd, size)
+        if not private:
+            os.fchmod(fd, _public_mode())
+        _publish_unnamed(fd, path, parent, force=force)
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    """An unnamed 0600 file in ``directory`` (``O_TMPFILE``), or None where that is not available."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir(_PROC_FD):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, PRIVATE_MODE)
+    except OSError:
+        # EOPNOTSUPP (a file system without it), EISDIR (a kernel without it), or a real problem with
+        # ``directory``, which the named staging file then reports in its own words.
+        return None
+
+
+def _publish_unnamed(fd: int, path: Path, parent: Path, *, force: bool) -> None:
+    """Give the unnamed file ``fd`` the name ``path``: a link without ``force``, else a replacement."""
+    source = f"{_PROC_FD}/{fd}"
+    # linkat(AT_SYMLINK_FOLLOW) links the file /proc/self/fd/N stands for. os.link calls plain link(),
+    # which would try to link the /proc entry itself, unless it is given a directory descriptor.
+    directory = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if not force:
+            try:
+                # Fails if ``path`` appeared meanwhile: never replace it by surprise.
+                os.link(source, path.name, dst_dir_fd=directory, follow_symlinks=True)
+            except FileExistsError:
+                raise OutputExistsError(
+                    f"output {path} appeared while writing", hint="pass --force to replace it"
+                ) from None
+            return
+        # A rename needs a name to move: link the file beside ``path``, then replace ``path`` with it at once.
+        # (Only a process killed between these two calls, microseconds apart, leaves that name behind.)
+        for _ in range(100):
+            staged = f".{path.name}.{os.urandom(6).hex()}.part"
+            try:
+                os.link(source, staged, dst_dir_fd=directory, follow_symlinks=True)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(f"no free temporary name beside {path}")
+    finally:
+        os.close(directory)
+    try:
+        replace_releasing_in_background(parent / staged, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            (parent / staged).unlink()
+        raise
+
+
+@contextlib.contextmanager
+def _named_output(path: Path, parent: Path, *, force: bool, private: bool, size: int | None) -> Iterator[BinaryIO]:
+    """:func:`atomic_output` through a named temporary file, for file systems without ``O_TMPFILE``."""
+    import tempfile  # imported here: only those file systems need it
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb", buffering=0) as handle:
+            _preallocate(fd, size)
             yield handle
+            _trim(fd, size)
         if not private:
             os.chmod(tmp, _public_mode())
         if force:
@@ -80,6 +158,43 @@ def atomic_output(path: Path, *, force: bool, private: bool) -> Iterator[BinaryI
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+_PROC_FD = "/proc/self/fd"
+PREALLOCATE_MIN = 8 << 20  # below this, reserving blocks up front saves less than it costs
+_FALLOC_FL_KEEP_SIZE = 1
+
+
+def _preallocate(fd: int, size: int | None) -> None:
+    """Reserve ``size`` bytes of blocks for ``fd`` up front (Linux ``fallocate(FALLOC_FL_KEEP_SIZE)``).
+
+    On ext4 a buffered write into reserved blocks skips the per-page delayed-allocation bookkeeping,
+    which is about half of the kernel's cost of writing a fresh file (0.36 s -> 0.19 s per GiB here).
+    ``KEEP_SIZE`` leaves the file's length alone, so a short output is never padded. Best effort: any
+    failure (no such call, a file system without it, no space) leaves the writes to find out as usual.
+    ``os.posix_fallocate`` is not used because glibc emulates it by writing every block where the
+    file system lacks it.
+    """
+    if size is None or size < PREALLOCATE_MIN:
+        return
+    import ctypes  # imported here: only a large output needs it
+
+    try:
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate64
+    except (OSError, AttributeError):
+        return
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fallocate.restype = ctypes.c_int
+    fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, size)
+
+
+def _trim(fd: int, size: int | None) -> None:
+    """Release blocks reserved past the end of a file that came out shorter than ``size``."""
+    if size is None or size < PREALLOCATE_MIN:
+        return
+    length = os.fstat(fd).st_size
+    if length < size:
+        os.ftruncate(fd, length)
 
 
 def _hold_replaced_file(path: Path) -> int | None:

@@ -1,18 +1,16 @@
 """File-level encryption and decryption in the Go/Cocos format, with safe publication.
 
-Decrypted data is never published before its tag verifies: file outputs go through a 0600
-temporary file that is renamed afterwards; stdout outputs are produced by a second pass that
-starts only once a first pass has authenticated the whole ciphertext.
+Decrypted data is never published before its tag verifies: file outputs are staged in a 0600 file with
+no name (or a temporary name; see :func:`cococtl.fsutil.atomic_output`) that gets its name afterwards;
+stdout outputs are produced by a second pass that starts only once a first pass has authenticated the
+whole ciphertext.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import queue
-import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +25,8 @@ class PlaintextDigests:
     """SHA-256 and SHA3-256 (the hash Cocos manifests carry) of the plaintext, fed chunk by chunk."""
 
     def __init__(self) -> None:
+        import hashlib  # imported here, like tempfile and shutil below: most runs need none of them
+
         self._sha256 = hashlib.sha256()
         self._sha3 = hashlib.sha3_256()
 
@@ -51,6 +51,8 @@ class BackgroundDigest:
     """
 
     def __init__(self, name: str = "sha3_256", depth: int = 8) -> None:
+        import hashlib
+
         self._hash = hashlib.new(name)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -103,6 +105,9 @@ def _seekable_input(src: Path | None) -> Iterator[BinaryIO]:
     if is_regular_file(stdin):
         yield stdin
         return
+    import shutil
+    import tempfile
+
     with tempfile.TemporaryFile(prefix="cococtl-") as spool:
         shutil.copyfileobj(stdin, spool, gcm.CHUNK_SIZE)
         spool.flush()
@@ -131,7 +136,9 @@ def encrypt_file(
             total = gcm.encrypt_stream(key, reader, writer, on_plaintext=sink, progress=progress)
             writer.flush()
         else:
-            with atomic_output(dst, force=force, private=False) as out:
+            left = gcm.regular_file_remaining(reader)
+            size = None if left is None else left + gcm.OVERHEAD
+            with atomic_output(dst, force=force, private=False, size=size) as out:
                 total = gcm.encrypt_stream(key, reader, out, on_plaintext=sink, progress=progress)
     return CryptResult(total, hashes.sha256 if hashes else None, hashes.sha3_256 if hashes else None)
 
@@ -156,7 +163,9 @@ def decrypt_file(
     sink = hashes.update if hashes else None
     with _seekable_input(src) as reader:
         if dst is not None:
-            with atomic_output(dst, force=force, private=True) as out:
+            left = gcm.regular_file_remaining(reader)
+            size = None if left is None else max(0, left - gcm.OVERHEAD)
+            with atomic_output(dst, force=force, private=True, size=size) as out:
                 total = gcm.decrypt_seekable(key, reader, out, on_plaintext=sink, progress=progress)
         else:
             # Pass 1 authenticates without emitting anything; pass 2 emits (and checks again).

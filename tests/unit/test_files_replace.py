@@ -38,7 +38,7 @@ def _open_fds() -> set[str]:
 def _no_pipeline_threads() -> bool:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if not any(t.name.startswith(("cococtl-read", "cococtl-write")) for t in threading.enumerate()):
+        if not any(t.name.startswith(("cococtl-io", "cococtl-read", "cococtl-write")) for t in threading.enumerate()):
             return True
         time.sleep(0.01)
     return False
@@ -254,3 +254,92 @@ def test_without_force_an_existing_output_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError):
         fsutil.write_private_file(tmp_path / "out", b"new", force=False)
     assert (tmp_path / "out").read_bytes() == b"old"
+
+
+def _unnamed_staging_available(directory: Path) -> bool:
+    fd = fsutil._open_unnamed(directory)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_output_has_no_name_until_it_is_complete(tmp_path: Path, force: bool) -> None:
+    if not _unnamed_staging_available(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    out = tmp_path / "out"
+    if force:
+        out.write_bytes(b"old")
+    before = _names(tmp_path)
+    with fsutil.atomic_output(out, force=force, private=True) as handle:
+        handle.write(b"new data")
+        assert _names(tmp_path) == before  # no staging name, and ``out`` untouched
+        if force:
+            assert out.read_bytes() == b"old"
+    assert out.read_bytes() == b"new data"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert _names(tmp_path) == ["out"]
+
+
+def test_unnamed_output_never_replaces_a_file_that_appeared(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+
+    def write_while_another_appears() -> None:
+        with fsutil.atomic_output(out, force=False, private=False) as handle:
+            handle.write(b"new")
+            out.write_bytes(b"someone else's")
+
+    with pytest.raises(OutputExistsError):
+        write_while_another_appears()
+    assert out.read_bytes() == b"someone else's"
+    assert _names(tmp_path) == ["out"]
+
+
+def test_without_o_tmpfile_a_named_staging_file_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fsutil, "_open_unnamed", lambda directory: None)
+    key, plain = os.urandom(32), os.urandom(50_000)
+    (tmp_path / "p").write_bytes(plain)
+    files.encrypt_file(key, tmp_path / "p", tmp_path / "c")
+    with fsutil.atomic_output(tmp_path / "x", force=False, private=True) as handle:
+        handle.write(b"x")
+        assert any(name.startswith(".x.") and name.endswith(".part") for name in _names(tmp_path))
+    files.decrypt_file(key, tmp_path / "c", tmp_path / "d")
+    assert (tmp_path / "d").read_bytes() == plain
+    (tmp_path / "d").write_bytes(b"keep me")
+    blob = bytearray((tmp_path / "c").read_bytes())
+    blob[-1] ^= 1
+    (tmp_path / "c").write_bytes(bytes(blob))
+    with pytest.raises(IntegrityError):
+        files.decrypt_file(key, tmp_path / "c", tmp_path / "d", force=True)
+    assert (tmp_path / "d").read_bytes() == b"keep me"
+    assert _names(tmp_path) == ["c", "d", "p", "x"]
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_preallocated_blocks_past_a_short_output_are_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    if not unnamed:
+        monkeypatch.setattr(fsutil, "_open_unnamed", lambda directory: None)
+    out = tmp_path / "out"
+    with fsutil.atomic_output(out, force=False, private=False, size=64 << 20) as handle:
+        handle.write(b"a" * (1 << 20))
+    assert out.stat().st_size == 1 << 20
+    assert out.stat().st_blocks * 512 < 8 << 20  # not the 64 MiB reserved up front
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("offset", [0, 1, 12, 4095])
+def test_pipeline_from_any_file_position(tmp_path: Path, offset: int) -> None:
+    """Buffers follow the file position's alignment within a page: any start must give the same bytes."""
+    key, plain = os.urandom(32), os.urandom(13 * SMALL_CHUNK + 3)
+    (tmp_path / "p").write_bytes(os.urandom(offset) + plain)
+    out = io.BytesIO(b"z" * 5)
+    out.seek(5)
+    with open(tmp_path / "p", "rb") as handle:
+        handle.seek(offset)
+        assert gcm.encrypt_stream(key, handle, out) == len(plain)
+        assert handle.tell() == offset + len(plain)
+    blob = out.getvalue()[5:]
+    assert AESGCM(key).decrypt(blob[:12], blob[12:], None) == plain
