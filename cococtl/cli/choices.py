@@ -21,6 +21,7 @@ class Tee(StrEnum):
     az_snp_vtpm = "az-snp-vtpm"
     az_tdx_vtpm = "az-tdx-vtpm"
     cca = "cca"
+    csv = "csv"
     se = "se"
     tpm = "tpm"
 

@@ -277,7 +277,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 
 _EVIDENCE = (
     ("COCOCTL_TSM_ROOT", "configfs-tsm report directory for --tee tdx/snp [default: /sys/kernel/config/tsm/report]."),
-    ("COCOCTL_CCEL_PATH", "TDX event log (CCEL) read with --tee tdx."),
+    ("COCOCTL_CCEL_PATH", "Event log (CCEL) read with --tee tdx/csv."),
     ("COCOCTL_SEV_GUEST_DEVICE", "SEV-SNP guest device for --tee snp/auto [default: /dev/sev-guest]."),
     ("COCOCTL_SGX_ATTESTATION_DIR", "Gramine DCAP pseudo-files for --tee sgx [default: /dev/attestation]."),
     ("COCOCTL_TPM", "TPM for --tee tpm/az-*-vtpm: a device or swtpm:port=N[,host=H] [default: /dev/tpmrm0]."),
@@ -285,6 +285,10 @@ _EVIDENCE = (
     ("COCOCTL_AZURE_IMDS_URL", "Azure IMDS for --tee az-*-vtpm [default: http://169.254.169.254]."),
     ("COCOCTL_AZURE_HCL_DELAY", "Seconds the HCL gets to refresh its report [default: 3]."),
     ("COCOCTL_SE_UV_DEVICE", "IBM SE Ultravisor device for --tee se [default: /dev/uv]."),
+    ("COCOCTL_CSV_GUEST_DEVICE", "Hygon CSV guest device for --tee csv/auto [default: /dev/csv-guest]."),
+    ("COCOCTL_HYGON_KDS_URL", "Hygon KDS for --tee csv's HSK/CEK [default: https://cert.hygon.cn]."),
+    ("CSV_INCLUDE_CERT_CHAIN_IN_ATTESTATION_REPORT", "true: --tee csv sends HSK/CEK from the KDS too."),
+    ("AAEL_PATH", "Agent event log for --tee csv [default: /run/attestation-agent/eventlog]."),
 )
 _SKOPEO = (("COCOCTL_SKOPEO", "The skopeo binary for docker:// references [default: skopeo]."),)
 

@@ -11,9 +11,9 @@ from cococtl.evidence.command import CommandAttester
 from cococtl.evidence.sample import SampleAttester
 from cococtl.evidence.tsm import SnpAttester, TdxAttester, tsm_root
 
-# The TEEs with a native attester (guest-components attestation-agent/attester/src/lib.rs, less the devices
-# and csv, which still come from --attester-cmd).
-NATIVE_TEES = ("sample", "tdx", "snp", "sgx", "az-snp-vtpm", "az-tdx-vtpm", "cca", "se", "tpm")
+# The TEEs with a native attester (guest-components attestation-agent/attester/src/lib.rs, less the devices,
+# which still come from --attester-cmd).
+NATIVE_TEES = ("sample", "tdx", "snp", "sgx", "az-snp-vtpm", "az-tdx-vtpm", "cca", "csv", "se", "tpm")
 TEE_CHOICES = ("auto", *NATIVE_TEES)
 # Every TEE name Trustee's KBS accepts (kbs-types 0.18 Tee, lib.rs): with --attester-cmd any of them may be used.
 KBS_TEES = (
@@ -47,8 +47,8 @@ def _tsm_provider() -> str | None:
 
 def detect_tee() -> str | None:
     """The confidential-computing hardware this guest has, if any, in guest-components' order (attester
-    lib.rs detect_tee_type): TDX, SGX, Azure vTPM (before SNP: an Azure SNP guest also sees SEV), SNP, CCA, SE,
-    then a plain TPM only when its attestation key is provisioned."""
+    lib.rs detect_tee_type): TDX, SGX, Azure vTPM (before SNP: an Azure SNP guest also sees SEV), SNP, Hygon
+    CSV, CCA, SE, then a plain TPM only when its attestation key is provisioned."""
     from cococtl.evidence.sgx import detect_gramine
     from cococtl.evidence.tpm2 import tpm_spec
 
@@ -66,6 +66,10 @@ def detect_tee() -> str | None:
             return azure
     if provider == "snp" or Path(os.environ.get("COCOCTL_SEV_GUEST_DEVICE", "/dev/sev-guest")).exists():
         return "snp"
+    from cococtl.evidence.csv import detect_csv
+
+    if detect_csv():
+        return "csv"
     if provider == "cca":
         return "cca"
     from cococtl.evidence.se import detect_se
@@ -108,6 +112,10 @@ def native_attester(tee: str) -> Attester:
         from cococtl.evidence.cca import CcaAttester
 
         return CcaAttester()
+    if tee == "csv":
+        from cococtl.evidence.csv import CsvAttester
+
+        return CsvAttester()
     if tee == "se":
         from cococtl.evidence.se import SeAttester
 

@@ -95,17 +95,17 @@ def test_hidden_aliases_work_but_are_not_shown(cli: Any, tmp_path: Path) -> None
 
 
 CHOICES = [
-    (("run", "m.json", "--tee", "csv"), "--tee"),
+    (("run", "m.json", "--tee", "hygondcu"), "--tee"),
     (("run", "m.json", "--algo-type", "java"), "--algo-type"),
     (("run", "m.json", "--wasm-runtime", "wasmer"), "--wasm-runtime"),
     (("manifest", "validate", "m.json", "--algo-type", "java"), "--algo-type"),
     (("encrypt", "image", "oci:a", "oci:b", "--engine", "buildah"), "--engine"),
-    (("decrypt", "image", "oci:a", "oci:b", "--tee", "csv"), "--tee"),
+    (("decrypt", "image", "oci:a", "oci:b", "--tee", "hygondcu"), "--tee"),
     (("as", "attest", "--evidence", "e.json", "--hash-algorithm", "md5"), "--hash-algorithm"),
     (("as", "attest", "--evidence", "e.json", "--tee", "sev-es"), "--tee"),
     (("as", "challenge", "--tee", "sev-es"), "--tee"),
     (("rvps", "message", "--values", "v.json", "--type", "json"), "--type"),
-    (("secret", "unseal", "x", "-o", "y", "--tee", "csv"), "--tee"),
+    (("secret", "unseal", "x", "-o", "y", "--tee", "hygondcu"), "--tee"),
     (("secret", "unseal", "x", "-o", "y", "--tee-key-type", "dsa"), "--tee-key-type"),
     (("initdata", "new", "--kbs-url", "u", "-o", "o", "--algorithm", "md5"), "--algorithm"),
     (("initdata", "policy-snippet", "f", "--kind", "other"), "--kind"),

@@ -21,7 +21,13 @@ VECTORS = Path(__file__).parents[1] / "vectors" / "evidence"
 
 
 class FakeTsm:
-    """Populates new report directories like the kernel does (provider, outblob, auxblob, generation)."""
+    """Populates new report directories like the kernel does (provider, outblob, auxblob, generation).
+
+    configfs creates a report's attributes, ``provider`` with its content, at mkdir; ``tsm_report`` waits for
+    ``provider`` and then reads it. So ``provider`` appears last, once the rest is in place, and appears
+    whole: written beside the entry and renamed into it. (``Path.write_text`` creates the file before it
+    writes the text, and the reader could see an empty provider in between.)
+    """
 
     def __init__(self, root: Path, provider: str, outblob: bytes, auxblob: bytes = b"") -> None:
         self.root, self.provider, self.outblob, self.auxblob = root, provider, outblob, auxblob
@@ -38,7 +44,9 @@ class FakeTsm:
                     (entry / "outblob").write_bytes(self.outblob)
                     (entry / "auxblob").write_bytes(self.auxblob)
                     (entry / "generation").write_text("1\n")
-                    (entry / "provider").write_text(self.provider + "\n")
+                    staged = self.root.parent / f"{entry.name}.provider"
+                    staged.write_text(self.provider + "\n")
+                    staged.replace(entry / "provider")
             time.sleep(0.001)
 
     def __enter__(self) -> FakeTsm:

@@ -3,7 +3,8 @@
 TPM-based ones (tpm, az-snp-vtpm, az-tdx-vtpm) run against a real software TPM (swtpm, provisioned with
 tpm2-tools as an independent TPM client); device ones against fake device trees: a Gramine-like
 ``/dev/attestation`` whose ``quote`` is a FIFO answered from ``user_report_data``, a configfs-tsm tree
-with an ``arm_cca_guest`` provider, and a fake Ultravisor behind ``/dev/uv``'s ioctl.
+with an ``arm_cca_guest`` provider, a fake Ultravisor behind ``/dev/uv``'s ioctl and a fake Hygon Secure
+Processor behind ``/dev/csv-guest``'s.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def no_real_tee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COCOCTL_TSM_ROOT", str(tmp_path / "no-tsm"))
     monkeypatch.setenv("COCOCTL_SEV_GUEST_DEVICE", str(tmp_path / "no-sev-guest"))
     monkeypatch.setenv("COCOCTL_SGX_ATTESTATION_DIR", str(tmp_path / "no-attestation"))
+    monkeypatch.setenv("COCOCTL_CSV_GUEST_DEVICE", str(tmp_path / "no-csv-guest"))
+    monkeypatch.setenv("COCOCTL_CCEL_PATH", str(tmp_path / "no-ccel"))
+    monkeypatch.setenv("AAEL_PATH", str(tmp_path / "no-aael"))
+    monkeypatch.delenv("CSV_INCLUDE_CERT_CHAIN_IN_ATTESTATION_REPORT", raising=False)
     monkeypatch.setenv("COCOCTL_TPM", "swtpm:host=127.0.0.1,port=1")  # overridden by the swtpm fixture
     monkeypatch.setenv("COCOCTL_AZURE_HCL_DELAY", "0")
     monkeypatch.delenv("COCOCTL_TPM_AK_HANDLE", raising=False)
@@ -581,6 +586,259 @@ def test_se_kbs_client_binds_the_challenge(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(ExternalToolError, match="stop here"):
         client.attest(Recorder(), TeeKeyPair.generate())
     assert seen == [challenge]
+
+
+# --- Hygon CSV (/dev/csv-guest ioctl) -----------------------------------------------------------------------
+
+
+def csv_cert(usage: int, seed: int) -> bytes:
+    """A CSV certificate (csv-rs certs/csv/cert/mod.rs:18-81): body (ver, firmware, pubkey, uid, sid), 2 sigs."""
+    uid = b"HYGON-SSD-PEK"
+    body = struct.pack("<IBBHIII", 1, 1, 3, 0, usage, 4, 3) + bytes([seed]) * 72 + bytes([seed + 1]) * 72
+    body += struct.pack("<H", len(uid)) + uid.ljust(254, b"\0") + bytes(16) + bytes(608)
+    sigs = b"".join(
+        struct.pack("<II", sig_usage, 4) + bytes([seed + 2]) * 72 + bytes([seed + 3]) * 72 + bytes(368)
+        for sig_usage in (0x1004, 0x1001)
+    )
+    assert len(body) == 1044 and len(body + sigs) == 2084
+    return body + sigs
+
+
+def ca_cert(seed: int) -> bytes:
+    """A CA certificate (csv-rs certs/ca/cert/mod.rs:17-53): preamble, pubkey, uid, signature, 832 bytes."""
+    uid = b"HYGON-SSD-HSK"
+    cert = struct.pack("<I16s16sI", 1, bytes([seed]) * 16, bytes([seed + 1]) * 16, 0x13) + bytes(24)
+    cert += struct.pack("<I", 3) + bytes([seed + 2]) * 144 + struct.pack("<H", len(uid)) + uid.ljust(254, b"\0")
+    cert += bytes(108) + bytes([seed + 3]) * 144 + bytes(112)
+    assert len(cert) == 832
+    return cert
+
+
+CSV_SN = b"HGN0123456789".ljust(64, b"\0")
+CSV_PEK = csv_cert(0x1002, 0x40)
+
+
+class FakeCsvGuest:
+    """Answers CSV_GET_REPORT like the Hygon Secure Processor: checks the request page (report data, mnonce,
+    their SM3, the extension magic/flags), writes the tee info and signer over it, and for a v1 report XORs
+    the tee info, PEK, serial number and mnonce with the anonce and MACs the signer with HMAC-SM3 (csv-rs
+    api/guest/types.rs:33-40, :82-93, :540-575, :614-677, :781-841). CSV_RTMR_REQ status succeeds only with
+    ``extended`` (csv-rs api/guest/mod.rs:307-321, rtmr.rs:22, :37)."""
+
+    def __init__(self, device: Path, extended: bool, tamper: bool = False) -> None:
+        self.device, self.extended, self.tamper = device, extended, tamper
+        self.anonce = b"\x26\xd7\xc7\x5d"
+        self.requests: list[bytes] = []
+        device.write_bytes(b"")
+
+    def __call__(self, fd: int, request: int, arg: Any) -> int:
+        from cococtl.evidence import csv
+
+        assert os.readlink(f"/proc/self/fd/{fd}") == str(self.device)
+        if request == 0xC0184402:  # _IOWR('D', 2, 24-byte packed struct)
+            assert ctypes.sizeof(arg) == 24 and arg.subcmd_id == 1 and arg.len == 3
+            if not self.extended:
+                raise OSError(25, "Inappropriate ioctl for device")
+            ctypes.memmove(arg.buf, struct.pack("<HB", 1, 2), 3)
+            return 0
+        assert request == 0xC0104401 and ctypes.sizeof(arg) == 16 and arg.len == 4096  # _IOWR('D', 1, 16 bytes)
+        page = ctypes.string_at(arg.addr, 4096)
+        self.requests.append(page)
+        data, mnonce, digest = page[:64], page[64:80], page[80:112]
+        assert digest == hashlib.new("sm3", data + mnonce).digest()
+        assert page[112:132] == ((b"ATTESTATION_EXT\0" + struct.pack("<I", 1)) if self.extended else bytes(20))
+        anonce = bytes(4) if self.extended else self.anonce
+
+        def xor(raw: bytes) -> bytes:
+            return csv._xor(raw, anonce)
+
+        head = b"\x11" * 32 + b"\x22" * 16 + b"\x33" * 16 + data + mnonce + b"\x44" * 32
+        words = struct.pack("<III", 0x1F0021, 0x1002, 4)
+        if self.extended:
+            tee_info = head + words + struct.pack("<IH", 2337, 1) + bytes(14)
+            tee_info += b"".join(bytes([0xA0 + i]) * 32 for i in range(5)) + bytes(656) + b"\x55" * 144
+        else:
+            tee_info = xor(head + words) + anonce + b"\x55" * 144
+        assert len(tee_info) == (0x490 if self.extended else 0x150)
+        signed = xor(CSV_PEK) + xor(CSV_SN) + b"\x77" * 32
+        mac = hmac.new(b"wrong" if self.tamper else mnonce, signed, "sm3").digest()
+        report = (tee_info + signed + mac).ljust(4096, b"\0")
+        ctypes.memmove(arg.addr, report, 4096)
+        return 0
+
+
+def csv_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extended: bool) -> tuple[Any, FakeCsvGuest]:
+    from cococtl.evidence import csv
+
+    guest = FakeCsvGuest(tmp_path / "csv-guest", extended)
+    monkeypatch.setattr(csv, "_ioctl", guest)
+    monkeypatch.setenv("COCOCTL_CSV_GUEST_DEVICE", str(guest.device))
+    evidence = detect.choose_attester("csv", None).evidence(DIGEST)
+    return json.loads(json.dumps(evidence)), guest
+
+
+def check_csv_certificate(value: Any, raw: bytes) -> None:
+    """csv-rs serde of certs::csv::Certificate: {body: {ver, data: {firmware: {major, minor}, reserved1, pubkey:
+    {usage, algo, key: {g, x, y}}, uid_size, user_id, sid, reserved2}}, sigs: [{usage, algo, signature: {r, s},
+    _reserved}] * 2}, newtype Usage/Algorithm/Group as integers, byte arrays as integer arrays (csv-rs
+    certs/csv/cert/mod.rs:18-81, cert/key/mod.rs:10-16, crypto/key/ecc.rs:15-22, crypto/sig/ecdsa.rs:14-20,
+    certs/mod.rs:44, :106, crypto/key/group.rs:11, lib.rs:31-37)."""
+    data = value["body"]["data"]
+    assert list(value) == ["body", "sigs"] and list(value["body"]) == ["ver", "data"] and value["body"]["ver"] == 1
+    assert list(data) == ["firmware", "reserved1", "pubkey", "uid_size", "user_id", "sid", "reserved2"]
+    assert data["firmware"] == {"major": 1, "minor": 3} and data["reserved1"] == 0
+    assert data["pubkey"]["usage"] == 0x1002 and data["pubkey"]["algo"] == 4 and data["pubkey"]["key"]["g"] == 3
+    key = data["pubkey"]["key"]
+    assert bytes(key["x"]) == raw[20:92] and bytes(key["y"]) == raw[92:164]
+    assert data["uid_size"] == 13 and bytes(data["user_id"]) == raw[166:420] and len(data["user_id"]) == 254
+    assert bytes(data["sid"]) == raw[420:436] and bytes(data["reserved2"]) == raw[436:1044]
+    assert len(value["sigs"]) == 2
+    for sig, at in zip(value["sigs"], (1044, 1564), strict=True):
+        assert list(sig) == ["usage", "algo", "signature", "_reserved"]
+        assert (sig["usage"], sig["algo"]) == struct.unpack_from("<II", raw, at)
+        assert bytes(sig["signature"]["r"]) == raw[at + 8 : at + 80]
+        assert bytes(sig["signature"]["s"]) == raw[at + 80 : at + 152]
+        assert bytes(sig["_reserved"]) == raw[at + 152 : at + 520]
+
+
+def test_csv_v1_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """guest-components attester/src/csv/mod.rs:34-62 (CsvEvidence {attestation_report, cert_chain {hsk_cek
+    skipped when None, pek}, serial_number: Vec<u8>, cc_eventlog}), :96-131 (report data padded to 64,
+    get_report_ext(flags 1), PEK and serial number from the report's signer); csv-rs api/guest/mod.rs:34-78
+    (a legacy report: wrapper magic 16 zero bytes, flags 0; the signer restored in the page by verify),
+    types.rs:138-147 (wrapper {magic, flags, data: 4096}), :336-346 + :373-378 (v1 report_data is XORed with
+    the anonce at tee info offset 188), :803-841 (MAC over PEK, SN and reserved with the mnonce; PEK and SN
+    un-XORed, reserved zeroed); Trustee deps/verifier/src/csv/mod.rs:27-55 (the same CsvEvidence), :97-104
+    (deserialised as such), :137-144 (tee_info().report_data() == the report data padded to 64)."""
+    evidence, guest = csv_evidence(tmp_path, monkeypatch, extended=False)
+    assert list(evidence) == ["attestation_report", "cert_chain", "serial_number", "cc_eventlog"]
+    wrapper = evidence["attestation_report"]
+    assert list(wrapper) == ["magic", "flags", "data"]
+    assert wrapper["magic"] == [0] * 16 and wrapper["flags"] == 0 and len(wrapper["data"]) == 4096
+    data = bytes(wrapper["data"])
+    anonce = data[188:192]
+    assert anonce == guest.anonce
+    from cococtl.evidence.csv import _xor
+
+    assert _xor(data[64:128], anonce) == DIGEST.ljust(64, b"\0")  # what the verifier compares
+    assert guest.requests[0][:64] == DIGEST.ljust(64, b"\0")
+    assert _xor(data[128:144], anonce) == guest.requests[0][64:80]  # the mnonce
+    assert data[336 : 336 + 2084] == CSV_PEK and data[2420:2484] == CSV_SN and data[2484:2516] == bytes(32)
+    assert list(evidence["cert_chain"]) == ["pek"]  # no hsk_cek: the verifier fetches HSK and CEK itself
+    check_csv_certificate(evidence["cert_chain"]["pek"], CSV_PEK)
+    assert evidence["serial_number"] == list(CSV_SN) and evidence["cc_eventlog"] is None
+
+
+def test_csv_v2_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """csv-rs api/guest/mod.rs:89-143 (with RTMRs, an extended request: ReportReqExt magic ATTESTATION_EXT and
+    flags; the wrapper keeps both), types.rs:27 (the magic), :179-202 (magic + flags 1 parse as V2),
+    :614-677 (TeeInfoV2, 0x490 bytes: report_data at 64 in the clear, the signer after it); Trustee
+    deps/verifier/src/csv/mod.rs:137-144 (report data), :183-219 (v2 claims)."""
+    evidence, guest = csv_evidence(tmp_path, monkeypatch, extended=True)
+    assert guest.requests[0][112:132] == b"ATTESTATION_EXT\0" + struct.pack("<I", 1)  # ReportReqExt
+    wrapper = evidence["attestation_report"]
+    assert bytes(wrapper["magic"]) == b"ATTESTATION_EXT\0" and wrapper["flags"] == 1
+    data = bytes(wrapper["data"])
+    assert len(data) == 4096 and data[64:128] == DIGEST.ljust(64, b"\0")
+    assert data[1168 : 1168 + 2084] == CSV_PEK and data[3252:3316] == CSV_SN and data[3316:3348] == bytes(32)
+    check_csv_certificate(evidence["cert_chain"]["pek"], CSV_PEK)
+    assert bytes(evidence["serial_number"]) == CSV_SN
+
+
+def test_csv_refuses_a_bad_mac_and_long_report_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """csv-rs api/guest/types.rs:803-831 (a signer whose HMAC-SM3 does not verify is refused);
+    guest-components attester/src/csv/mod.rs:97-99 (at most 64 bytes of report data)."""
+    from cococtl.evidence import csv
+
+    guest = FakeCsvGuest(tmp_path / "csv-guest", extended=False, tamper=True)
+    monkeypatch.setattr(csv, "_ioctl", guest)
+    attester = csv.CsvAttester(str(guest.device))
+    with pytest.raises(ExternalToolError, match="MAC"):
+        attester.evidence(DIGEST)
+    with pytest.raises(InvalidInputError, match="64 bytes"):
+        attester.evidence(bytes(65))
+    with pytest.raises(ExternalToolError, match="cannot open"):
+        csv.CsvAttester(str(tmp_path / "absent")).evidence(DIGEST)
+
+
+def test_csv_cert_chain_from_the_kds_and_event_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """guest-components attester/src/csv/mod.rs:13 + :67-92 + :111-121 (CSV_INCLUDE_CERT_CHAIN_IN_ATTESTATION_
+    REPORT=true: HSK then CEK from <kds>/hsk_cek?snumber=<serial, NULs trimmed>), :124 + utils.rs:60-78 and
+    :88-203 (the event log: the CCEL up to its end marker, the agent's log after it, then 8 bytes of 0xff;
+    base64); csv-rs certs/ca/cert/mod.rs:17-53 (the HSK's serde: {body: {preamble: {ver, data: {kid, sid,
+    usage, reserved}}, pubkey, uid_size, user_id, reserved}, signature, _reserved})."""
+    hsk, cek = ca_cert(0x60), csv_cert(0x1004, 0x70)
+    paths: list[str] = []
+
+    class Kds(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(hsk + cek)))
+            self.end_headers()
+            self.wfile.write(hsk + cek)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Kds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    no_action = struct.pack("<II20sI", 0, 3, bytes(20), 5) + b"spec!"
+    event = struct.pack("<III", 1, 0x80000001, 1) + struct.pack("<H", 0x12) + b"\xd1" * 32 + struct.pack("<I", 2)
+    event += b"ev"
+    (tmp_path / "ccel").write_bytes(no_action + event + b"\xff" * 8 + b"\0" * 64)
+    (tmp_path / "aael").write_bytes(b"agent events")
+    monkeypatch.setenv("COCOCTL_CCEL_PATH", str(tmp_path / "ccel"))
+    monkeypatch.setenv("AAEL_PATH", str(tmp_path / "aael"))
+    monkeypatch.setenv("COCOCTL_HYGON_KDS_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("CSV_INCLUDE_CERT_CHAIN_IN_ATTESTATION_REPORT", "true")
+    try:
+        evidence, _ = csv_evidence(tmp_path, monkeypatch, extended=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert paths == ["/hsk_cek?snumber=HGN0123456789"]
+    chain = evidence["cert_chain"]
+    assert list(chain) == ["hsk_cek", "pek"] and list(chain["hsk_cek"]) == ["hsk", "cek"]
+    check_csv_certificate(chain["pek"], CSV_PEK)
+    cek_json = chain["hsk_cek"]["cek"]
+    assert cek_json["body"]["data"]["pubkey"]["usage"] == 0x1004 and bytes(cek_json["sigs"][0]["_reserved"]) == bytes(
+        368
+    )
+    hsk_json = chain["hsk_cek"]["hsk"]
+    assert list(hsk_json) == ["body", "signature", "_reserved"]
+    assert list(hsk_json["body"]) == ["preamble", "pubkey", "uid_size", "user_id", "reserved"]
+    assert hsk_json["body"]["preamble"] == {
+        "ver": 1,
+        "data": {"kid": [0x60] * 16, "sid": [0x61] * 16, "usage": 0x13, "reserved": [0] * 24},
+    }
+    assert hsk_json["body"]["pubkey"] == {"g": 3, "x": [0x62] * 72, "y": [0x62] * 72}
+    assert hsk_json["body"]["uid_size"] == 13 and bytes(hsk_json["body"]["user_id"][:13]) == b"HYGON-SSD-HSK"
+    assert hsk_json["signature"] == {"r": [0x63] * 72, "s": [0x63] * 72} and len(hsk_json["_reserved"]) == 112
+    eventlog = base64.b64decode(evidence["cc_eventlog"], validate=True)
+    assert eventlog == no_action + event + b"agent events" + b"\xff" * 8
+    monkeypatch.setenv("COCOCTL_CCEL_PATH", str(tmp_path / "no-ccel"))
+    from cococtl.evidence import csv
+
+    agent_only = base64.b64decode(csv.cc_eventlog() or "")  # no CCEL: a Spec ID event (SHA-384, SM3) first
+    spec_id = bytes(24) + struct.pack("<IHHHHB", 2, 0x0C, 48, 0x12, 32, 0)
+    assert agent_only == struct.pack("<II20sI", 0, 3, bytes(20), 37) + spec_id + b"agent events" + b"\xff" * 8
+
+
+def test_csv_detection_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """guest-components attester/src/lib.rs:261-300 (detect_tee_type: ... SNP, then CSV (/dev/csv-guest,
+    csv/mod.rs:30-32), then CCA, SE)."""
+    assert detect.detect_tee() is None
+    device = tmp_path / "csv-guest"
+    device.write_bytes(b"")
+    monkeypatch.setenv("COCOCTL_CSV_GUEST_DEVICE", str(device))
+    assert detect.detect_tee() == "csv" and detect.choose_attester("auto", None).tee == "csv"
+    sev = tmp_path / "sev-guest"
+    sev.write_bytes(b"")
+    monkeypatch.setenv("COCOCTL_SEV_GUEST_DEVICE", str(sev))
+    assert detect.detect_tee() == "snp"
 
 
 def test_tee_choices_are_the_native_attesters() -> None:
