@@ -715,7 +715,7 @@ function __cococtl_value
         case 'encrypt image|--cert-dir' 'decrypt image|--cert-dir' 'inspect image|--cert-dir' 'kbs dev-server|--storage' 'secret keygen|--output-dir' 'secret keygen|-o' 'run|--results' 'run|-r' 'demo|--dir'
             echo 'd'
         case 'decrypt image|--tee' 'secret inspect|--tee' 'secret unseal|--tee' 'run|--tee'
-            echo 'w:auto sample tdx snp sgx az-snp-vtpm az-tdx-vtpm cca se tpm'
+            echo 'w:auto sample tdx snp sgx az-snp-vtpm az-tdx-vtpm cca csv se tpm'
         case 'keys new|--type' 'keys new|-t'
             echo 'w:raw rsa ecdsa ed25519'
         case 'manifest validate|--algo-type' 'manifest new|--algo-type' 'run|--algo-type'
