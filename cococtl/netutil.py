@@ -158,6 +158,28 @@ def _track(sock: socket.socket | None) -> None:
         deadline.track(sock)
 
 
+def lookup_within(host: str, port: int | None, timeout: float) -> list[Any]:
+    """``getaddrinfo(host, port)`` within ``timeout`` seconds, in a helper thread that is abandoned when time is
+    up (the lookup cannot be interrupted); raises TimeoutError then, or the lookup's own OSError."""
+    found: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            found["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    resolver = threading.Thread(target=lookup, name="cococtl-resolve", daemon=True)
+    resolver.start()
+    resolver.join(timeout)
+    if resolver.is_alive():
+        raise TimeoutError(f"resolving {host} took longer than {timeout:g} s")
+    if "error" in found:
+        raise found["error"]
+    infos: list[Any] = found["infos"]
+    return infos
+
+
 def _resolve_within_deadline(host: str, port: int | None) -> list[str] | None:
     """The addresses of ``host``, looked up within the current deadline (getaddrinfo cannot be interrupted, so
     it runs in a helper thread that is abandoned at the deadline); None when there is no deadline or ``host`` is
@@ -172,24 +194,13 @@ def _resolve_within_deadline(host: str, port: int | None) -> list[str] | None:
         pass
     if deadline is None:
         return None
-    found: dict[str, Any] = {}
-
-    def lookup() -> None:
-        try:
-            found["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            found["error"] = exc
-
-    resolver = threading.Thread(target=lookup, name="cococtl-resolve", daemon=True)
-    resolver.start()
-    resolver.join(deadline.remaining())
-    if resolver.is_alive():
+    try:
+        infos = lookup_within(host, port, deadline.remaining())
+    except TimeoutError:
         deadline.expired = True
         deadline.waiting_for = f"the name {host}"
-        raise TimeoutError(f"resolving {host} took longer than {deadline.timeout:g} s")
-    if "error" in found:
-        raise found["error"]
-    return list(dict.fromkeys(str(info[4][0]) for info in found["infos"]))
+        raise
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @lru_cache(maxsize=1)

@@ -282,3 +282,18 @@ def test_a_name_that_resolves_still_connects(cli: Any, slow_dns: str, tmp_path: 
         cli("-q", "kbs", "attest", "--url", f"http://localhost:{port}", "--tee", "sample", "--timeout", "5")
     finally:
         kbs.server.stop()
+
+
+def test_an_s3_endpoint_whose_name_never_resolves(
+    cli: Any, slow_dns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore's connect and read timeouts start after the lookup: a before-send hook looks the name up first.
+    pytest.importorskip("boto3", reason="the s3 extra is installed by make test")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{slow_dns}:9000")
+    for name, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x"), ("AWS_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    manifest = _plain_manifest(tmp_path, "s3://bucket/algo")
+    result, seconds = _timed(cli, "run", manifest, "--network-timeout", "2", "--retries", "0")
+    _assert_deadline(result, seconds)
+    assert f"the name {slow_dns} did not resolve within 2 s" in result.stderr

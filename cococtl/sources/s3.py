@@ -41,7 +41,38 @@ def _client(settings: FetchSettings) -> Any:
         s3={"addressing_style": "path" if endpoint else "auto"},
     )
     verify: Any = ca_bundle(settings.cert_file) if settings.tls_verify else False
-    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config, verify=verify)
+    client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config, verify=verify)
+    client.meta.events.register("before-send.s3", _resolving_within(settings.timeout))
+    return client
+
+
+class _NameTimeout(Exception):
+    """The endpoint's name did not resolve within the timeout (botocore's timeouts start after the lookup)."""
+
+
+def _resolving_within(timeout: float) -> Any:
+    """A botocore ``before-send`` hook that looks the request's host up within ``timeout`` first: a name that
+    never resolves ends the download at the timeout instead of waiting for the system resolver."""
+    import ipaddress
+
+    from cococtl.netutil import lookup_within
+
+    def before_send(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+            return
+        except ValueError:
+            pass
+        try:
+            lookup_within(host, parts.port or (443 if parts.scheme == "https" else 80), timeout)
+        except TimeoutError:
+            raise _NameTimeout(f"the name {host} did not resolve within {timeout:g} s") from None
+        except OSError:
+            return  # botocore reports a name that does not exist in its own words
+
+    return before_send
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -107,6 +138,8 @@ def fetch_s3(uri: str, directory: Path, settings: FetchSettings) -> Path:
         except CococtlError:
             target.unlink(missing_ok=True)  # the size limit: not worth a retry
             raise
+        except _NameTimeout as exc:
+            last = exc
         except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             mapped = _map_error(uri, exc)
             if mapped is not None:
