@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from cococtl.errors import ExternalToolError, InvalidInputError
 from cococtl.evidence import detect
@@ -40,6 +41,7 @@ from tests.integration.test_evidence import FakeTsm
 
 pytestmark = pytest.mark.integration
 DIGEST = hashlib.sha384(b"nonce and tee-pubkey").digest()  # what the KBS client hands an attester (48 bytes)
+VECTORS = Path(__file__).parents[1] / "vectors"
 
 
 @pytest.fixture(autouse=True)
@@ -208,10 +210,26 @@ def test_tpm_unreachable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 # --- Azure vTPM: the HCL report in NV, VCEK / TD quote from IMDS ---------------------------------------------
 
 
+def snp_hardware_report(report_data: bytes) -> bytes:
+    """A real SEV-SNP attestation report (tests/vectors/evidence/snp-report.bin, Trustee's test-report.bin, a
+    version-2 report) made what an Azure SNP CVM's HCL carries: version 3 with the CPUID family/model of a Milan
+    part (0x19/0x01), which Trustee's verifier needs to pick the AMD chain (snp/mod.rs:70-71 REPORT_VERSION_MIN
+    3, :685-708 get_processor_generation from cpuid_fam_id/cpuid_mod_id, absent before v3; sev
+    firmware/guest/types/snp.rs:215-224 and :470-500 read them at 0x188/0x189 from v3 on), and ``report_data``
+    at 0x50. The edits break its signature; the VCEK chain is not what these tests check."""
+    report = bytearray((VECTORS / "evidence" / "snp-report.bin").read_bytes())
+    assert len(report) == 1184 and struct.unpack_from("<I", report)[0] == 2
+    struct.pack_into("<I", report, 0, 3)
+    report[0x188], report[0x189] = 0x19, 0x01
+    report[0x50 : 0x50 + len(report_data)] = report_data
+    return bytes(report)
+
+
 def hcl_report(kind: str, key: rsa.RSAPublicKey, user_data: bytes) -> bytes:
     """An HCL report laid out as az-cvm-vtpm 0.8.1 hcl/mod.rs:65-93 reads it: 32-byte header, hardware report
     (1184 bytes), IgvmRequestData (report_type 2 SNP / 4 TDX, hash type 1 = SHA-256), variable data (JSON with
-    the HCLAkPub JWK and user-data), the hardware report's report data = SHA-256(variable data)."""
+    the HCLAkPub JWK and user-data), the hardware report's report data = SHA-256(variable data). For SNP the
+    hardware report is a real SNP report (:func:`snp_hardware_report`), for TDX a zeroed TDREPORT."""
     numbers = key.public_numbers()
 
     def b64(value: int) -> str:
@@ -219,9 +237,11 @@ def hcl_report(kind: str, key: rsa.RSAPublicKey, user_data: bytes) -> bytes:
 
     jwk = {"kid": "HCLAkPub", "kty": "RSA", "e": b64(numbers.e), "n": b64(numbers.n), "key_ops": ["sign"]}
     var_data = json.dumps({"keys": [jwk], "vm-configuration": {}, "user-data": user_data.hex().upper()}).encode()
-    hw = bytearray(1184)
-    offset = 0x50 if kind == "snp" else 128  # SNP report_data / TDREPORT REPORTMACSTRUCT.report_data
-    hw[offset : offset + 32] = hashlib.sha256(var_data).digest()
+    if kind == "snp":
+        hw = bytearray(snp_hardware_report(hashlib.sha256(var_data).digest().ljust(64, b"\0")))
+    else:
+        hw = bytearray(1184)
+        hw[128:160] = hashlib.sha256(var_data).digest()  # TDREPORT REPORTMACSTRUCT.report_data
     header = struct.pack("<8I", 0x414C4348, 2, 1184, 2, 0, 0, 0, 0)
     igvm = struct.pack("<5I", 20 + len(var_data), 1, 2 if kind == "snp" else 4, 1, len(var_data))
     return header + bytes(hw) + igvm + var_data
@@ -326,6 +346,13 @@ def test_az_snp_vtpm_evidence(swtpm: SwTpm, monkeypatch: pytest.MonkeyPatch) -> 
     assert list(evidence) == ["version", "tpm_quote", "hcl_report", "vcek"]
     assert evidence["version"] == 2
     assert b64url_padded_decode(evidence["hcl_report"]) == hcl
+    snp = hcl[32 : 32 + 1184]  # what Trustee's verifier parses as the SNP report (az_snp_vtpm/mod.rs:168-170)
+    vector = (VECTORS / "evidence" / "snp-report.bin").read_bytes()
+    assert struct.unpack_from("<I", snp)[0] == 3 and snp[0x188:0x18A] == b"\x19\x01"  # v3, Milan
+    assert snp[4:0x50] == vector[4:0x50] and snp[0x90:0x188] == vector[0x90:0x188] and snp[0x18A:] == vector[0x18A:]
+    var_data = hcl[32 + 1184 + 20 :]
+    assert snp[0x50:0x90] == hashlib.sha256(var_data).digest().ljust(64, b"\0")
+    assert json.loads(var_data)["user-data"] == DIGEST.ljust(64, b"\0").hex().upper()
     assert b64url_padded_decode(evidence["vcek"]) == vcek_der
     azure_tpm_quote_checks(evidence, key)
     assert swtpm.nv_load(0x01400002) == DIGEST  # the report data went to the HCL's request index, unpadded
@@ -453,13 +480,81 @@ def cbor(value: Any) -> bytes:
     raise TypeError(value)
 
 
-def cca_token(challenge: bytes) -> bytes:
-    """CCA token: tag 399 map {44234: platform COSE_Sign1, 44241: realm COSE_Sign1}; realm claims map with the
-    challenge at key 10 (the claims veraison rust-ccatoken reads)."""
-    realm_claims = {10: challenge, 44235: b"\x00" * 64, 44238: b"\x11" * 32, 44236: "sha-256"}
-    realm = b"\xd2" + cbor([cbor({1: -35}), {}, cbor(realm_claims), b"\x22" * 96])
-    platform = b"\xd2" + cbor([cbor({1: -7}), {}, cbor({10: b"\x33" * 32}), b"\x44" * 64])
-    return b"\xd9\x01\x8f" + cbor({44234: platform, 44241: realm})
+CCA_TOKEN_01 = VECTORS / "cca" / "cca-token-01.cbor"  # veraison rust-ccatoken testdata (cca/ORIGIN.md)
+CCA_IMPLEMENTATION_ID = bytes.fromhex("7f454c4602010100000000000000000003003e00010000005058000000000000")
+CCA_INSTANCE_ID = bytes.fromhex("0107060504030201000f0e0d0c0b0a090817161514131211101f1e1d1c1b1a1918")
+
+
+def cose_sign1_es384(claims: dict[int, Any], key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A tagged (18) COSE_Sign1 over the CBOR claims: protected {1 (alg): -35 (ES384)}, empty unprotected,
+    signature r || s over Sig_structure ["Signature1", protected, h'', payload] (RFC 9052 4.2-4.4)."""
+    protected, payload = cbor({1: -35}), cbor(claims)
+    der = key.sign(cbor(["Signature1", protected, b"", payload]), ec.ECDSA(hashes.SHA384()))
+    r, s = decode_dss_signature(der)
+    return b"\xd2" + cbor([protected, {}, payload, r.to_bytes(48, "big") + s.to_bytes(48, "big")])
+
+
+def cca_token(
+    challenge: bytes,
+    cpak: ec.EllipticCurvePrivateKey | None = None,
+    rak: ec.EllipticCurvePrivateKey | None = None,
+) -> bytes:
+    """A CCA token with the claims and layout of rust-ccatoken's cca-token-01.cbor (token/evidence.rs:72-100
+    collection: tag 399 map {44234: platform, 44241: realm}, each a bstr-wrapped COSE_Sign1; platform.rs:170-180
+    + :276-293 all mandatory platform claims: profile 265 (the legacy CCA-SSD/1.0.0 one), challenge 10 =
+    SHA-256 of the RAK, implementation-id 2396, instance-id 256, config 2401, lifecycle 2395, sw-components
+    2399 (mval 2 and signer-id 5 each), verification service 2400, hash-algo 2402; realm.rs:13-20 + :125-153
+    all mandatory realm claims: challenge 10 (64 bytes), personalization value 44235, initial measurement
+    44238, extensible measurements 44239, hash algo 44236, raw P-384 RAK 44237 and its hash algo 44240).
+    Both tokens ES384-signed: the platform by ``cpak`` (a fresh key unless given), the realm by ``rak``.
+    The ids, config and sw-components are token-01's (so rust-ccatoken's testdata/rv.json matches them).
+    Checked by hand: signed with the CPAK of rust-ccatoken testdata/ta-tfa.json (= Trustee's
+    test_data/cca/misc/cpak-priv.json), Trustee's CCA verifier (78962cd4) ACCEPTS it through this attester,
+    and rejects it for other report data ("realm token challenge claim does not match")."""
+    cpak = cpak or ec.generate_private_key(ec.SECP384R1())
+    rak = rak or ec.generate_private_key(ec.SECP384R1())
+    rak_raw = rak.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    signer = bytes(range(7, -1, -1)) + bytes(range(15, 7, -1)) + bytes(range(23, 15, -1)) + bytes(range(31, 23, -1))
+    components = [
+        {1: name, 2: signer, 4: version, 5: signer} for name, version in (("M1", "1.2"), ("M2", "1.2.3"), ("M3", "1"))
+    ]
+    components.insert(0, {1: "BL", 2: signer, 4: "3.4.2", 5: signer, 6: "sha-256"})
+    platform = {
+        265: "http://arm.com/CCA-SSD/1.0.0",
+        10: hashlib.sha256(rak_raw).digest(),
+        2396: CCA_IMPLEMENTATION_ID,
+        256: CCA_INSTANCE_ID,
+        2401: CCA_INSTANCE_ID,
+        2395: 0x3003,  # secured
+        2402: "sha-256",
+        2399: components,
+        2400: "whatever.com",
+    }
+    realm = {
+        10: challenge,
+        44236: "sha-256",
+        44240: "sha-256",
+        44235: b"\x5e" * 64,
+        44237: rak_raw,
+        44238: hashlib.sha256(b"realm image").digest(),
+        44239: [bytes(32)] * 4,
+    }
+    collection = {44234: cose_sign1_es384(platform, cpak), 44241: cose_sign1_es384(realm, rak)}
+    return b"\xd9\x01\x8f" + cbor(collection)
+
+
+def cca_realm_payload(token: bytes) -> dict[int, Any]:
+    """The realm claims, decoded with cococtl's own CBOR reader (for checks of this test's own tokens)."""
+    return cca_claims(token)[1]
+
+
+def cca_claims(token: bytes) -> tuple[dict[int, Any], dict[int, Any]]:
+    """(platform claims, realm claims) of a CCA token, read with cococtl's own CBOR reader."""
+    from cococtl.evidence.cca import _Cbor
+
+    collection = _Cbor(token).item()
+    platform, realm = (_Cbor(_Cbor(collection[label]).item()[2]).item() for label in (44234, 44241))
+    return platform, realm
 
 
 def test_cca_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -471,6 +566,11 @@ def test_cca_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root.mkdir()
     monkeypatch.setenv("COCOCTL_TSM_ROOT", str(root))
     token = cca_token(DIGEST.ljust(64, b"\0"))
+    assert cca_realm_payload(token)[10] == DIGEST.ljust(64, b"\0")
+    real_platform, real_realm = cca_claims(CCA_TOKEN_01.read_bytes())
+    platform, realm = cca_claims(token)
+    assert list(platform) == list(real_platform) and list(realm) == list(real_realm)  # token-01's claims
+    assert {k: v for k, v in platform.items() if k != 10} == {k: v for k, v in real_platform.items() if k != 10}
     with FakeTsm(root, "arm_cca_guest", token):
         assert detect.detect_tee() is None  # no report entry yet: nothing to read the provider from
         (root / "probe").mkdir()
@@ -486,12 +586,50 @@ def test_cca_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         detect.choose_attester("cca", None).evidence(DIGEST)
 
 
+def test_cca_real_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real CCA token (rust-ccatoken testdata/cca-token-01.cbor, which its token/evidence.rs:631-635 test
+    decodes and Trustee's CCA verifier accepted by hand through this attester, reporting cca-realm-challenge =
+    64 × 0xab): the attester reads its realm challenge, refuses the token for other report data (the binding),
+    and passes it on unchanged, as integers, when the challenge is the padded report data."""
+    from cococtl.evidence.cca import realm_challenge
+
+    token = CCA_TOKEN_01.read_bytes()
+    assert len(token) == 1222 and hashlib.sha256(token).hexdigest().startswith("b40be114ea600d21")
+    expected = b"\xab" * 64  # as Trustee's ccatoken decoded it
+    # independently of cococtl's reader: the realm claims hold key 10 with a 64-byte bstr (0x0a 0x58 0x40)
+    assert token.count(b"\x0a\x58\x40" + expected) == 1
+    assert realm_challenge(token) == expected
+    root = tmp_path / "tsm"
+    root.mkdir()
+    monkeypatch.setenv("COCOCTL_TSM_ROOT", str(root))
+    with FakeTsm(root, "arm_cca_guest", token):
+        for other in (DIGEST, b"\xab" * 63):  # 63 bytes pad to ...ab00, not the token's challenge
+            with pytest.raises(ExternalToolError, match="realm challenge is not the report data"):
+                detect.choose_attester("cca", None).evidence(other)
+        assert detect.choose_attester("cca", None).evidence(expected) == {"token": list(token)}
+
+
 # --- IBM SE (/dev/uv ioctl) --------------------------------------------------------------------------------
 
 
+SE_MEAS_KEY, SE_NONCE = b"\x11" * 64, b"\x22" * 16  # what the ARCB carries, encrypted, for the UV
+SE_TAGS = b"\x33" * 208  # BootHdrTags: pld, ald, tld (64 each), tag (16)
+SE_IMAGE_PHKH, SE_ATTEST_PHKH = b"\x5a" * 32, b"\x5b" * 32
+
+
+def se_items(user: bytes, cuid: bytes, additional: bytes) -> bytes:
+    """s390_pv 0.12 uvattest/attest.rs:30-101 AttestationItems: tags, CUID, user-data length (BE16), 2 reserved
+    bytes, additional-data length (BE32), user data, nonce, additional data."""
+    return SE_TAGS + cuid + struct.pack(">HHI", len(user), 0, len(additional)) + user + SE_NONCE + additional
+
+
 class FakeUltravisor:
-    """Answers UVIO_IOCTL_ATT like the UV: reads the uvio_attest block at argument_addr, writes a measurement
-    (an HMAC over ARCB and user data), additional data and the config UID (s390_pv_core uvdevice/ffi.rs)."""
+    """Answers UVIO_IOCTL_ATT like the UV: reads the uvio_attest block at argument_addr, writes the measurement
+    (HMAC-SHA512 with the ARCB's measurement key over the attestation items, s390_pv attest.rs), the additional
+    data the ARCB's flags ask for — here image and attestation PHKH, 32 bytes each, which is what Trustee
+    requests (deps/verifier/src/se/ibmse.rs:322-324, :384 expected_additional_size) and reads back
+    (:275-278 AdditionalData::from_slice; s390_pv uvattest/additional.rs:15, :67-79, :167-188 fail on less) —
+    and the config UID (s390_pv_core uvdevice/ffi.rs)."""
 
     def __init__(self, device: Path) -> None:
         self.device, self.calls = device, []  # type: tuple[Path, list[dict[str, Any]]]
@@ -506,23 +644,27 @@ class FakeUltravisor:
         arcb = ctypes.string_at(attest.arcb_addr, attest.arcb_len)
         user = bytes(attest.user_data)[: attest.user_data_len]
         self.calls.append({"arcb": arcb, "user_data": user, "meas_len": attest.meas_len})
-        measurement = hmac.new(b"uv-key", arcb + user, hashlib.sha512).digest()[: attest.meas_len]
-        ctypes.memmove(attest.meas_addr, measurement, len(measurement))
-        ctypes.memmove(attest.add_data_addr, b"\x5a" * 16, 16)
-        attest.add_data_len = 16
-        ctypes.memmove(attest.config_uid, b"\xc1" * 16, 16)
+        additional, cuid = SE_IMAGE_PHKH + SE_ATTEST_PHKH, b"\xc1" * 16
+        if attest.add_data_len < len(additional):
+            cb.uv_rc = 0x0109  # the UV refuses a too-small additional-data buffer
+            return 0
+        measurement = hmac.new(SE_MEAS_KEY, se_items(user, cuid, additional), hashlib.sha512).digest()
+        ctypes.memmove(attest.meas_addr, measurement[: attest.meas_len], attest.meas_len)
+        ctypes.memmove(attest.add_data_addr, additional, len(additional))
+        attest.add_data_len = len(additional)
+        ctypes.memmove(attest.config_uid, cuid, 16)
         cb.uv_rc = 1
         return 0
 
 
-def se_request() -> dict[str, Any]:
+def se_request(additional_size: int = 64) -> dict[str, Any]:
     return {
         "request_blob": base64.b64encode(b"\xa5" * 512).decode(),
         "measurement_size": 64,
-        "additional_size": 32,
-        "encr_measurement_key": base64.b64encode(b"\x11" * 32).decode(),
-        "encr_request_nonce": base64.b64encode(b"\x22" * 16).decode(),
-        "image_hdr_tags": base64.b64encode(b"\x33" * 208).decode(),
+        "additional_size": additional_size,  # Trustee: expected_additional_size() of image + attest PHKH
+        "encr_measurement_key": base64.b64encode(b"\x44" * 256).decode(),  # opaque to the guest, echoed
+        "encr_request_nonce": base64.b64encode(b"\x45" * 256).decode(),
+        "image_hdr_tags": base64.b64encode(SE_TAGS).decode(),
     }
 
 
@@ -550,10 +692,19 @@ def test_se_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     decoded = {k: base64.b64decode(v, validate=True) for k, v in evidence.items()}
     assert decoded["user_data"] == DIGEST.ljust(64, b"\0")
     assert uv.calls == [{"arcb": b"\xa5" * 512, "user_data": DIGEST.ljust(64, b"\0"), "meas_len": 64}]
-    assert decoded["measurement"] == hmac.new(b"uv-key", b"\xa5" * 512 + DIGEST.ljust(64, b"\0"), "sha512").digest()
-    assert decoded["additional_data"] == b"\x5a" * 16 and decoded["cuid"] == b"\xc1" * 16
+    assert decoded["cuid"] == b"\xc1" * 16
+    # AdditionalData::from_slice with image + attestation PHKH flags: two 32-byte hashes, nothing unrecognised
+    add = decoded["additional_data"]
+    assert len(add) == 64 and (add[:32], add[32:]) == (SE_IMAGE_PHKH, SE_ATTEST_PHKH)
+    # what Trustee recomputes (ibmse.rs:257-266): HMAC-SHA512 over the items from the evidence's own fields
+    items = se_items(decoded["user_data"], decoded["cuid"], add)
+    assert decoded["measurement"] == hmac.new(SE_MEAS_KEY, items, "sha512").digest()
+    assert decoded["image_hdr_tags"] == SE_TAGS
     for name in ("encr_measurement_key", "encr_request_nonce", "image_hdr_tags"):
         assert evidence[name] == request[name]
+    attester.bind_challenge(json.dumps(se_request(additional_size=32)))  # type: ignore[attr-defined]
+    with pytest.raises(ExternalToolError, match="refused the attestation request"):
+        attester.evidence(DIGEST)
     attester.bind_challenge("not a request")  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError, match="SeAttestationRequest"):
         attester.evidence(DIGEST)
