@@ -20,7 +20,6 @@ here, only paths to files holding them.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,8 @@ def load_profile(name: str | None = None) -> Profile:
     """The chosen profile (``name``, else ``$COCOCTL_PROFILE``, else the file's ``profile``, else ``default``).
 
     No file is an empty profile; naming a profile the file lacks, or a malformed file, is exit 3."""
+    import tomllib  # here: most runs have no config file, and importing tomllib costs ~4 ms of start-up
+
     path = config_path()
     chosen = name or os.environ.get("COCOCTL_PROFILE")
     try:

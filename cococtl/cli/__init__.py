@@ -1,7 +1,8 @@
 """The ``cococtl`` command line: a thin layer over the library.
 
 Start-up stays short. ``cococtl --version`` is answered here, before Typer is imported, and so is
-``cococtl [COMMAND…] --help`` when ``help.json`` (written by ``make completions``) matches the sources. Otherwise
+``cococtl [COMMAND…] --help`` when ``help.json`` (written by ``make completions``) matches the sources, and the
+common shapes of ``encrypt file`` and ``decrypt file`` run without Typer (``cococtl.cli.fast``). Otherwise
 the root app in ``cococtl.cli._app`` runs; it loads each command group's module only when that group is used (to
 run it, print its help or complete it), and ``cococtl --help`` prints the summaries below without importing any
 group. Command modules import only Typer and the standard library at module level; each command imports the
@@ -197,6 +198,13 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    if "_COCOCTL_COMPLETE" not in os.environ and "file" in args:
+        from cococtl.cli.fast import parse
+
+        run = parse(args)
+        if run is not None:  # `encrypt file`/`decrypt file` without Typer (issue #13); same results
+            run()
+            return
     from cococtl.cli._app import app
 
     app(prog_name="cococtl")

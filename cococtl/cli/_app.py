@@ -1,4 +1,5 @@
-"""The root Typer app: the error boundary, and command groups loaded only when they are used.
+"""The root Typer app: the error boundary (its mapping lives in cococtl.cli.boundary, shared with the fast path),
+and command groups loaded only when they are used.
 
 ``cococtl.cli`` lists the top-level commands (``COMMANDS``) without importing them; this module imports Typer
 and builds the Click command of a group the first time that group is looked up (to run it, to print its
@@ -8,10 +9,8 @@ help, or to walk the whole tree for completions and tests). ``cococtl --help`` p
 
 from __future__ import annotations
 
-import errno
 import importlib
 import os
-import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Annotated, Any
 
@@ -22,15 +21,10 @@ from typer.models import CommandInfo, TyperInfo
 
 from cococtl import __version__
 from cococtl.cli import COMMANDS, EXTRA_COMMANDS, hoist_global_flags
+from cococtl.cli.boundary import begin, failure_exit_code
 from cococtl.cli.helpfmt import HelpMixin, adopt, summary_of
-from cococtl.cli.output import Output, get_output, report_error
-from cococtl.errors import (
-    EXIT_CODE_MEANINGS,
-    CococtlError,
-    InvalidInputError,
-    environment_error,
-    missing_module_error,
-)
+from cococtl.cli.output import Output, get_output
+from cococtl.errors import EXIT_CODE_MEANINGS
 
 EPILOG = "Exit codes: " + "; ".join(f"{int(code)} {text}" for code, text in EXIT_CODE_MEANINGS.items())
 
@@ -124,48 +118,14 @@ class _Root(HelpMixin, TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except CococtlError as exc:
-            self._fail(ctx, exc)
-        except BrokenPipeError:
-            _silence_stdout()
-            raise typer.Exit(141) from None
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                _silence_stdout()
-                raise typer.Exit(141) from None
-            self._fail(ctx, environment_error(exc))
-        except ModuleNotFoundError as exc:
-            self._fail(ctx, missing_module_error(exc))
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
-        except RecursionError:
-            self._fail(ctx, InvalidInputError("the input nests too deeply to be processed"))
         except Exception as exc:
-            if type(exc).__module__.startswith("typer"):
+            # Report and map to an exit code, as the fast path does (cococtl.cli.boundary).
+            code = failure_exit_code(exc, get_output(ctx))
+            if code is None:
                 raise
-            self._fail(
-                ctx, CococtlError(f"unexpected internal error: {type(exc).__name__}: {exc}", hint="run with --debug")
-            )
-
-    @staticmethod
-    def _fail(ctx: Any, exc: CococtlError) -> None:
-        """Report ``exc`` (a traceback first with --debug) and exit with its code."""
-        output = get_output(ctx)
-        if output.debug:
-            import traceback
-
-            traceback.print_exc(file=sys.stderr)
-        report_error(exc, as_json=output.json)
-        raise typer.Exit(int(exc.exit_code)) from None
-
-
-def _silence_stdout() -> None:
-    """The reader went away (``| head``): stop writing without a BrokenPipe traceback at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(
@@ -210,19 +170,14 @@ def root(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = Output(json=json_output, verbosity=verbose, quiet=quiet, debug=debug)
+    ctx.obj = output = Output(json=json_output, verbosity=verbose, quiet=quiet, debug=debug)
     from cococtl.notices import set_quiet
 
-    set_quiet(quiet)
     ctx.call_on_close(lambda: set_quiet(False))
-    from cococtl.config import config_path
-
-    if profile is not None or config_path().is_file():
-        from cococtl.config import apply_profile, load_profile
-
-        chosen = load_profile(profile)
-        applied = apply_profile(chosen)
-        ctx.meta["cococtl.profile"] = (chosen, applied)
+    profiled = begin(output, profile)  # the fast path of `encrypt file`/`decrypt file` runs the same
+    if profiled is not None:
+        ctx.meta["cococtl.profile"] = profiled
+        applied = profiled[1]
         # The profile lasts for this command only (the CLI can be run in-process, e.g. by tests).
         ctx.call_on_close(lambda: [os.environ.pop(variable, None) for variable in applied])
 

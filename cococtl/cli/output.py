@@ -1,7 +1,8 @@
 """How the CLI talks to people and to scripts.
 
 Results go to stdout (text, or one JSON document with ``--json``); status, warnings, progress
-and errors go to stderr. Rich is used only for progress bars on a TTY and is imported lazily.
+and errors go to stderr. Rich is used only for progress bars on a TTY and is imported lazily. Typer is not imported
+here: the fast path of ``encrypt file``/``decrypt file`` (``cococtl.cli.fast``) uses this module without it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from cococtl.errors import CococtlError
+
+if TYPE_CHECKING:
+    import typer
 
 
 @dataclass
