@@ -32,12 +32,13 @@ class EncryptedLayer:
     size: int
 
 
-class _BackgroundWriter:
-    """Writes chunks on a second thread so disk writes overlap the cipher and the hashes (a bounded queue
-    keeps memory constant). Errors surface on :meth:`close`."""
+class _Background:
+    """Hands chunks to ``consume`` on a second thread, so disk writes and the hashes overlap the cipher (hashlib
+    and the cipher release the GIL on large buffers; a bounded queue keeps memory constant). Errors surface on
+    :meth:`close`."""
 
-    def __init__(self, writer: Writable, depth: int = 4) -> None:
-        self._writer = writer
+    def __init__(self, consume: Callable[[bytes], object], depth: int = 4) -> None:
+        self._consume = consume
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -47,7 +48,7 @@ class _BackgroundWriter:
         while (chunk := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._writer.write(chunk)
+                    self._consume(chunk)
                 except BaseException as error:  # re-raised in the caller's thread by close()
                     self._error = error
 
@@ -63,6 +64,15 @@ class _BackgroundWriter:
             raise self._error
 
 
+def _digesting(digest: hashlib._Hash, observer: Callable[[bytes], None] | None) -> Callable[[bytes], None]:
+    def consume(chunk: bytes) -> None:
+        digest.update(chunk)
+        if observer is not None:
+            observer(chunk)
+
+    return consume
+
+
 def encrypt_layer(
     reader: BinaryIO, writer: Writable, *, symkey: bytes | None = None, nonce: bytes | None = None
 ) -> EncryptedLayer:
@@ -73,16 +83,19 @@ def encrypt_layer(
     mac = hmac.new(symkey, digestmod=hashlib.sha256)
     digest = hashlib.sha256()
     size = 0
-    background = _BackgroundWriter(writer)
+    background, hashing = _Background(writer.write), _Background(digest.update)
     try:
         while chunk := reader.read(CHUNK):
             piece = encryptor.update(chunk)
             background.write(piece)
+            hashing.write(piece)
             mac.update(piece)
-            digest.update(piece)
             size += len(piece)
     finally:
-        background.close()
+        try:
+            hashing.close()
+        finally:
+            background.close()
     return EncryptedLayer(symkey, nonce, mac.digest(), f"sha256:{digest.hexdigest()}", size)
 
 
@@ -101,17 +114,19 @@ def decrypt_layer(
     decryptor = Cipher(algorithms.AES(symkey), modes.CTR(nonce)).decryptor()
     mac = hmac.new(symkey, digestmod=hashlib.sha256)
     digest = hashlib.sha256()
-    background = _BackgroundWriter(writer)
+    # The plaintext's digest and the observer (the diff_id hasher, which may gunzip) run on their own thread.
+    background, hashing = _Background(writer.write), _Background(_digesting(digest, observer))
     try:
         while chunk := reader.read(CHUNK):
             mac.update(chunk)
             plain = decryptor.update(chunk)
             background.write(plain)
-            if observer is not None:
-                observer(plain)
-            digest.update(plain)
+            hashing.write(plain)
     finally:
-        background.close()
+        try:
+            hashing.close()
+        finally:
+            background.close()
     if not hmac.compare_digest(mac.digest(), expected_hmac):
         raise IntegrityError("layer HMAC mismatch: the encrypted layer was modified or the key is wrong")
     return f"sha256:{digest.hexdigest()}"
