@@ -158,6 +158,17 @@ def _track(sock: socket.socket | None) -> None:
         deadline.track(sock)
 
 
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address literal (``[v6]`` included), which needs no lookup."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def lookup_within(host: str, port: int | None, timeout: float) -> list[Any]:
     """``getaddrinfo(host, port)`` within ``timeout`` seconds, in a helper thread that is abandoned when time is
     up (the lookup cannot be interrupted); raises TimeoutError then, or the lookup's own OSError."""
@@ -184,15 +195,8 @@ def _resolve_within_deadline(host: str, port: int | None) -> list[str] | None:
     """The addresses of ``host``, looked up within the current deadline (getaddrinfo cannot be interrupted, so
     it runs in a helper thread that is abandoned at the deadline); None when there is no deadline or ``host`` is
     already an address."""
-    import ipaddress
-
     deadline: Deadline | None = getattr(_current, "deadline", None)
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return None
-    except ValueError:
-        pass
-    if deadline is None:
+    if deadline is None or is_address(host):
         return None
     try:
         infos = lookup_within(host, port, deadline.remaining())

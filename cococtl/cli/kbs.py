@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cococtl.cli.choices import AdminMode, KbsTee, TeeKeyType
-from cococtl.cli.kbs_options import DEFAULT_URL, KbsGroup, KbsSettings, kbs_settings
+from cococtl.cli.kbs_options import DEFAULT_URL, KbsGroup, KbsSettings, TeeKeyTypeOpt, kbs_settings
 from cococtl.cli.output import get_output
 
 __all__ = ["DEFAULT_URL", "app", "config_app"]
@@ -35,14 +35,6 @@ TeeKeyOpt = Annotated[
 ]
 
 
-TeeKeyTypeOpt = Annotated[
-    TeeKeyType,
-    typer.Option(
-        "--tee-key-type",
-        help="The TEE key pair to generate; ml-kem-768 (ML-KEM-768+A192KW) is experimental: only a KBS built "
-        "with pqc-experimental speaks it.",
-    ),
-]
 InitDataOpt = Annotated[Path | None, typer.Option("--init-data", metavar="FILE", help="Init-data TOML.")]
 AttesterCmdOpt = Annotated[
     str | None,

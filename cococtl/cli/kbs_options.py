@@ -11,11 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from typer.core import TyperGroup, TyperOption
 
+from cococtl.cli.choices import TeeKeyType
+
 DEFAULT_URL = "http://127.0.0.1:8080"
+
+# The TEE key type, shared by the commands that attest (kbs attest/get-resource, secret unseal/…).
+TeeKeyTypeOpt = Annotated[
+    TeeKeyType,
+    typer.Option(
+        "--tee-key-type",
+        help="The TEE key pair to generate; ml-kem-768 (ML-KEM-768+A192KW) is experimental: only a KBS built "
+        "with pqc-experimental speaks it.",
+    ),
+]
 _META = "cococtl.kbs"
 
 # name → (flags, envvar, help, kind)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cococtl.cli.choices import Tee, TeeKeyType
-from cococtl.cli.kbs_options import ProvisionGroup
+from cococtl.cli.kbs_options import ProvisionGroup, TeeKeyTypeOpt
 from cococtl.cli.output import get_output
 
 app = typer.Typer(
@@ -21,14 +21,6 @@ CertOpt = Annotated[
 ]
 KbsTimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Per-request timeout.")]
 TeeOpt = Annotated[Tee, typer.Option("--tee", help="Where evidence comes from (auto detects the TEE).")]
-TeeKeyTypeOpt = Annotated[
-    TeeKeyType,
-    typer.Option(
-        "--tee-key-type",
-        help="The TEE key pair to generate; ml-kem-768 (ML-KEM-768+A192KW) is experimental: only a KBS built "
-        "with pqc-experimental speaks it.",
-    ),
-]
 InitDataOpt = Annotated[
     Path | None, typer.Option("--init-data", metavar="FILE", help="Init-data TOML, sent byte-exact.")
 ]

@@ -26,15 +26,6 @@ STALL_BYTES = 64 << 10
 _POLL = 0.1
 
 
-def _env_seconds(name: str, default: float) -> float:
-    text = os.environ.get(name, "")
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        value = default
-    return value if value > 0 else default
-
-
 def _io_bytes(pid: int) -> int | None:
     """Bytes the process (all its threads) has read and written through syscalls, sockets included."""
     try:
@@ -53,7 +44,7 @@ class RegistryOptions:
     authfile: Path | None = None
     # skopeo has no per-request deadline (a registry or gRPC key provider that accepts and never answers holds
     # it forever): the transfer is ended when it moves fewer than STALL_BYTES in this many seconds.
-    stall_timeout: float = field(default_factory=lambda: _env_seconds("COCOCTL_REGISTRY_TIMEOUT", 60.0))
+    stall_timeout: float = 60.0
 
     def source_args(self) -> list[str]:
         return self._args("src")

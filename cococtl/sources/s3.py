@@ -53,18 +53,13 @@ class _NameTimeout(Exception):
 def _resolving_within(timeout: float) -> Any:
     """A botocore ``before-send`` hook that looks the request's host up within ``timeout`` first: a name that
     never resolves ends the download at the timeout instead of waiting for the system resolver."""
-    import ipaddress
-
-    from cococtl.netutil import lookup_within
+    from cococtl.netutil import is_address, lookup_within
 
     def before_send(request: Any, **_: Any) -> None:
         parts = urlsplit(request.url)
         host = parts.hostname or ""
-        try:
-            ipaddress.ip_address(host)
+        if is_address(host):
             return
-        except ValueError:
-            pass
         try:
             lookup_within(host, parts.port or (443 if parts.scheme == "https" else 80), timeout)
         except TimeoutError:
